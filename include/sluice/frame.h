@@ -1,0 +1,49 @@
+// Frame: one image record as it travels through the pipeline.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace sluice {
+
+using Clock = std::chrono::steady_clock;
+
+/// Immutable payload bytes with shared ownership. The owner can be a vector (bytes read from a
+/// socket) or anything with a release callback (a plugin's buffer), so payloads move through the
+/// pipeline without copies.
+class Payload {
+ public:
+  Payload() = default;
+  /// Takes ownership of `bytes`.
+  explicit Payload(std::vector<std::uint8_t> bytes);
+  /// Borrows [data, data+size); `owner` keeps it alive and releases it when the last copy goes.
+  Payload(std::shared_ptr<const void> owner, const std::uint8_t* data, std::size_t size)
+      : owner_(std::move(owner)), data_(data), size_(size) {}
+
+  const std::uint8_t* data() const { return data_; }
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  std::span<const std::uint8_t> bytes() const { return {data_, size_}; }
+
+ private:
+  std::shared_ptr<const void> owner_;
+  const std::uint8_t* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+/// One image record. `stream` identifies the producer connection (or source stream); `seq` counts
+/// the frames of that stream from 0. The pair (stream, seq) is unique for the life of a process.
+struct Frame {
+  std::uint64_t stream = 0;
+  std::uint64_t seq = 0;
+  std::string name;  // as received: raw bytes, not trusted to be UTF-8
+  Payload payload;
+  Clock::time_point arrival{};
+};
+
+}  // namespace sluice

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Prepares a Debian 12 machine for sluice: system packages, ONNX Runtime, and a release build.
+# Idempotent: a second run installs and downloads nothing, and only rebuilds what changed.
+#
+#   SLUICE_BUILD_DIR   build folder (default: build)
+#   ONNXRUNTIME_ROOT   use this ONNX Runtime (include/ + lib/) instead of provisioning one
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+
+# 1. Debian packages. One list, so the build, tests and tools agree on what exists.
+packages=(
+  build-essential cmake pkg-config git ca-certificates curl
+  clang-14 libclang-rt-14-dev clang-format
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libturbojpeg0-dev libpng-dev libopencv-core-dev libopencv-imgproc-dev
+  libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
+  libasio-dev libcpp-httplib-dev libhiredis-dev redis-server
+  python3 python3-numpy python3-torch python3-torchvision dataset-fashion-mnist
+  libtorch-dev
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ! command -v npm >/dev/null 2>&1; then missing+=(nodejs npm); fi
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  "${sudo_cmd[@]}" apt-get update
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+else
+  log "Debian packages: all present"
+fi
+
+# 2. ONNX Runtime. Debian has no package; the npm registry carries the official Linux x64 build.
+ort_version=0.4.9
+ort_root=${ONNXRUNTIME_ROOT:-$root/third_party/onnxruntime}
+if [ -f "$ort_root/lib/libonnxruntime.so.1" ] && [ -f "$ort_root/include/onnxruntime_cxx_api.h" ]; then
+  log "ONNX Runtime: present in $ort_root"
+else
+  [ -z "${ONNXRUNTIME_ROOT:-}" ] || { log "ONNXRUNTIME_ROOT=$ONNXRUNTIME_ROOT has no lib/libonnxruntime.so.1"; exit 1; }
+  log "ONNX Runtime: fetching com.github.asus4.onnxruntime@$ort_version from the npm registry (~143 MB)"
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  (cd "$tmp" && npm pack --silent "com.github.asus4.onnxruntime@$ort_version" >/dev/null)
+  headers='package/Plugins/iOS~/onnxruntime.xcframework/ios-arm64_x86_64-simulator/onnxruntime.framework/Headers'
+  tar -xzf "$tmp"/*.tgz -C "$tmp" "package/Plugins/Linux/x64" "$headers"
+  mkdir -p "$ort_root/lib" "$ort_root/include"
+  cp "$tmp/$headers"/*.h "$ort_root/include/"
+  cp "$tmp/package/Plugins/Linux/x64/"*.so "$ort_root/lib/"
+  ln -sf libonnxruntime.so "$ort_root/lib/libonnxruntime.so.1"
+  log "ONNX Runtime: installed in $ort_root"
+fi
+
+# 3. Build (release, warnings as errors).
+build_dir=${SLUICE_BUILD_DIR:-build}
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DSLUICE_WERROR=ON -DONNXRUNTIME_ROOT="$ort_root" >/dev/null
+cmake --build "$build_dir" -j"$(nproc)"
+log "built $build_dir/sluice"

@@ -1,0 +1,144 @@
+#include <signal.h>
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "cli/cli_support.h"
+
+namespace sluice::cli {
+
+void setup_logging(const std::string& level, bool quiet) {
+  auto logger = spdlog::stderr_color_mt("sluice");
+  logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
+  spdlog::set_default_logger(logger);
+  auto parsed = spdlog::level::from_str(level);
+  if (parsed == spdlog::level::off && level != "off") {
+    throw std::runtime_error(fmt::format("--log-level '{}' is not one of trace, debug, info, warn, error, off", level));
+  }
+  spdlog::set_level(quiet ? spdlog::level::err : parsed);
+}
+
+SignalWaiter::SignalWaiter() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int SignalWaiter::wait_for(std::chrono::milliseconds timeout) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  timespec ts{static_cast<time_t>(timeout.count() / 1000), static_cast<long>((timeout.count() % 1000) * 1000000)};
+  const int sig = sigtimedwait(&set, nullptr, &ts);
+  return sig > 0 ? sig : 0;
+}
+
+std::chrono::milliseconds parse_duration(const std::string& text) {
+  std::size_t pos = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &pos);
+  } catch (const std::exception&) {
+    throw std::runtime_error(fmt::format("'{}' is not a duration (examples: 200ms, 1s, 1.5s)", text));
+  }
+  const std::string unit = text.substr(pos);
+  double ms = 0;
+  if (unit.empty() || unit == "ms") {
+    ms = value;
+  } else if (unit == "s") {
+    ms = value * 1000;
+  } else if (unit == "m" || unit == "min") {
+    ms = value * 60000;
+  } else {
+    throw std::runtime_error(fmt::format("'{}': unknown duration unit '{}' (use ms, s or min)", text, unit));
+  }
+  if (ms < 0 || !std::isfinite(ms)) throw std::runtime_error(fmt::format("'{}' must not be negative", text));
+  return std::chrono::milliseconds(static_cast<long long>(std::llround(ms)));
+}
+
+std::size_t parse_bytes(const std::string& text) {
+  std::size_t pos = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &pos);
+  } catch (const std::exception&) {
+    throw std::runtime_error(fmt::format("'{}' is not a size (examples: 64MiB, 1GiB, 4096)", text));
+  }
+  std::string unit = text.substr(pos);
+  std::transform(unit.begin(), unit.end(), unit.begin(), [](unsigned char c) { return std::tolower(c); });
+  double mult = 1;
+  if (unit.empty() || unit == "b") mult = 1;
+  else if (unit == "kib" || unit == "k") mult = 1024.0;
+  else if (unit == "mib" || unit == "m") mult = 1024.0 * 1024;
+  else if (unit == "gib" || unit == "g") mult = 1024.0 * 1024 * 1024;
+  else if (unit == "kb") mult = 1e3;
+  else if (unit == "mb") mult = 1e6;
+  else if (unit == "gb") mult = 1e9;
+  else throw std::runtime_error(fmt::format("'{}': unknown size unit '{}' (use B, KiB, MiB, GiB, KB, MB, GB)", text, unit));
+  if (value < 0) throw std::runtime_error(fmt::format("'{}' must not be negative", text));
+  return static_cast<std::size_t>(value * mult);
+}
+
+void ModelOptions::add_to(CLI::App& app, bool model_required) {
+  auto* opt = app.add_option("--model", model,
+                             "Model bundle directory (model file + labels + bundle.yaml) or a bare .onnx file");
+  if (model_required) opt->required();
+  app.add_option("--labels", overrides.labels_path, "Labels file, one per line in output-index order (overrides the bundle's)");
+  app.add_option("--preprocess", overrides.preprocess_preset,
+                 "Preprocessing preset (imagenet: RGB, shorter side 256, center crop 224, ImageNet mean/std; none); "
+                 "overrides the bundle's");
+  app.add_option("--output-kind", output_kind, "What the model outputs: logits (softmax applied) or probabilities")
+      ->check(CLI::IsMember({"logits", "probabilities"}));
+}
+
+model::ModelBundle ModelOptions::load() const {
+  auto overrides_copy = overrides;
+  if (!output_kind.empty()) overrides_copy.output_kind = *model::parse_output_kind(output_kind);
+  auto bundle = model::load_bundle(model, overrides_copy);
+  if (!bundle) throw std::runtime_error(bundle.status().message());
+  return std::move(*bundle);
+}
+
+void EngineOptions::add_to(CLI::App& app) {
+  app.add_option("--batch-interval", batch_interval, "Batch interval: a batch is cut this often (Spark's batchDuration)")
+      ->capture_default_str();
+  app.add_option("--block-interval", block_interval, "Block interval: received frames are cut into blocks (partitions) this often")
+      ->capture_default_str();
+  app.add_option("--executors", executors, "Executors, each with its own model session (default: derived from the cores)");
+  app.add_option("--cores", cores, "Model threads per executor (default: derived from the cores)");
+  app.add_option("--max-batch", max_batch, "Most frames sent to the model in one call")->capture_default_str();
+  app.add_option("--top-k", top_k, "Predictions per result line")->capture_default_str();
+  app.add_option("--memory-budget", memory_budget,
+                 "Most payload bytes held between receipt and result; past it, sources stop reading (backpressure)")
+      ->capture_default_str();
+  app.add_option("--max-pixels", max_pixels, "Largest image accepted, in pixels, checked before decoding")
+      ->capture_default_str();
+}
+
+engine::EngineConfig EngineOptions::resolve() const {
+  engine::EngineConfig config;
+  config.batch_interval = parse_duration(batch_interval);
+  config.block_interval = parse_duration(block_interval);
+  // The default plan: one single-threaded executor per hardware thread. Each executor decodes and
+  // then infers, so executors x cores threads never oversubscribe the machine.
+  const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  config.cores = cores > 0 ? cores : 1;
+  config.executors = executors > 0 ? executors : std::max(1, hw / config.cores);
+  config.max_batch = max_batch;
+  config.top_k = top_k;
+  config.memory_budget = parse_bytes(memory_budget);
+  config.max_pixels = max_pixels;
+  if (auto st = config.validate(); !st) throw std::runtime_error(st.message());
+  return config;
+}
+
+}  // namespace sluice::cli

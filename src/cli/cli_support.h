@@ -1,0 +1,58 @@
+// Shared pieces of the sluice command: logging set-up, signal handling, option parsers.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "engine/streaming_context.h"
+#include "model/model_bundle.h"
+
+namespace sluice::cli {
+
+/// Logging to stderr through spdlog. `quiet` keeps errors only.
+void setup_logging(const std::string& level, bool quiet);
+
+/// Blocks SIGINT and SIGTERM in every thread created after it, so they can be awaited here.
+class SignalWaiter {
+ public:
+  SignalWaiter();
+  /// Waits up to `timeout` for SIGINT/SIGTERM; returns the signal number or 0.
+  int wait_for(std::chrono::milliseconds timeout);
+};
+
+/// "250ms", "1s", "1.5s", or a bare number of milliseconds.
+std::chrono::milliseconds parse_duration(const std::string& text);
+/// "512MiB", "64MB", "1GiB", "4096" (bytes).
+std::size_t parse_bytes(const std::string& text);
+
+/// The model options shared by serve and demo.
+struct ModelOptions {
+  std::string model;
+  model::BundleOverrides overrides;
+  std::string output_kind;
+  void add_to(CLI::App& app, bool model_required);
+  model::ModelBundle load() const;  // throws std::runtime_error with the reason
+};
+
+/// The engine options shared by serve and demo; durations and sizes as text until resolved.
+struct EngineOptions {
+  std::string batch_interval = "1s";
+  std::string block_interval = "200ms";
+  int executors = 0;  // 0 = derived from the core count
+  int cores = 0;
+  std::size_t max_batch = 64;
+  int top_k = 5;
+  std::string memory_budget = "512MiB";
+  std::uint64_t max_pixels = 64ull << 20;
+  void add_to(CLI::App& app);
+  engine::EngineConfig resolve() const;  // throws std::runtime_error on a bad value
+};
+
+void register_serve(CLI::App& app);
+void register_send(CLI::App& app);
+void register_demo(CLI::App& app);
+
+}  // namespace sluice::cli

@@ -1,0 +1,26 @@
+#include "engine/block_generator.h"
+
+namespace sluice::engine {
+
+void BlockGenerator::append(Frame frame) {
+  std::lock_guard lock(mu_);
+  current_bytes_ += frame.payload.size();
+  current_.push_back(std::move(frame));
+}
+
+std::optional<Block> BlockGenerator::seal(std::uint64_t block_id, Clock::time_point now) {
+  Block block;
+  {
+    std::lock_guard lock(mu_);
+    if (current_.empty()) return std::nullopt;
+    block.frames.swap(current_);
+    block.bytes = current_bytes_;
+    current_bytes_ = 0;
+  }
+  block.id = block_id;
+  block.source = source_;
+  block.sealed = now;
+  return block;
+}
+
+}  // namespace sluice::engine

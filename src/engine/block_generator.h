@@ -1,0 +1,29 @@
+// BlockGenerator: collects one source's frames and cuts them into a block every block interval.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+
+#include "engine/block.h"
+
+namespace sluice::engine {
+
+/// Thread-safe: a source's threads append, the scheduler seals. Appending never blocks; the
+/// memory budget, acquired before append, is what bounds it.
+class BlockGenerator {
+ public:
+  explicit BlockGenerator(std::size_t source_index) : source_(source_index) {}
+
+  void append(Frame frame);
+  /// Cuts the frames gathered since the last call into a block; nothing when there were none.
+  std::optional<Block> seal(std::uint64_t block_id, Clock::time_point now);
+
+ private:
+  const std::size_t source_;
+  std::mutex mu_;
+  std::vector<Frame> current_;
+  std::size_t current_bytes_ = 0;
+};
+
+}  // namespace sluice::engine

@@ -1,0 +1,120 @@
+#include "engine/executor.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace sluice::engine {
+
+Result<std::unique_ptr<Executor>> Executor::create(int id, const model::ModelBundle& bundle,
+                                                   const ExecutorOptions& options, ExecutorServices services) {
+  auto backend = model::create_backend(bundle, {options.cores, options.max_batch});
+  if (!backend) return backend.status();
+  const auto& shape = (*backend)->shape();
+  auto preprocessor = vision::Preprocessor::create(*bundle.preprocess, shape.channels, shape.height, shape.width);
+  if (!preprocessor) return preprocessor.status();
+  if (!bundle.labels.size()) {
+    spdlog::warn("model has no labels: results carry class indices only (give --labels FILE)");
+  } else if (bundle.labels.size() != static_cast<std::size_t>(shape.classes)) {
+    spdlog::warn("the labels file has {} labels but the model outputs {} classes", bundle.labels.size(), shape.classes);
+  }
+  return std::make_unique<Executor>(id, bundle, options, services, std::move(*backend), std::move(*preprocessor));
+}
+
+Executor::Executor(int id, const model::ModelBundle& bundle, const ExecutorOptions& options, ExecutorServices services,
+                   std::unique_ptr<model::Backend> backend, vision::Preprocessor preprocessor)
+    : id_(id),
+      bundle_(bundle),
+      options_(options),
+      services_(services),
+      backend_(std::move(backend)),
+      preprocessor_(std::move(preprocessor)),
+      decoder_(options.max_pixels) {
+  const auto& shape = backend_->shape();
+  input_.resize(options_.max_batch * shape.input_elements());
+  output_.resize(options_.max_batch * static_cast<std::size_t>(shape.classes));
+  slot_frame_.reserve(options_.max_batch);
+  frame_status_.resize(options_.max_batch);
+  records_.resize(options_.max_batch);
+}
+
+bool Executor::process(const Task& task) {
+  auto& batch = *task.batch;
+  const auto start = Clock::now();
+  auto expected = std::numeric_limits<Clock::rep>::max();
+  batch.first_start.compare_exchange_strong(expected, start.time_since_epoch().count());
+
+  const Block& block = batch.blocks[task.block];
+  const std::size_t count = task.end - task.begin;
+  const auto& shape = backend_->shape();
+  const std::size_t elements = shape.input_elements();
+  const int channels = preprocessor_.spec().channels();
+
+  // 1. Decode and preprocess each frame straight into its slot of the batch tensor.
+  slot_frame_.clear();
+  std::size_t payload_bytes = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const Frame& frame = block.frames[task.begin + i];
+    payload_bytes += frame.payload.size();
+    Status st = decoder_.decode(frame.payload.bytes(), channels, image_);
+    if (st) {
+      const std::size_t slot = slot_frame_.size();
+      st = preprocessor_.run(image_, std::span<float>(input_).subspan(slot * elements, elements));
+    }
+    if (st) slot_frame_.push_back(i);
+    frame_status_[i] = std::move(st);
+  }
+
+  // 2. One model call for every frame that decoded.
+  Status infer_status;
+  if (!slot_frame_.empty()) infer_status = backend_->infer(input_, slot_frame_.size(), output_);
+  if (!infer_status) {
+    spdlog::error("executor {}: inference failed for {} frames: {}", id_, slot_frame_.size(), infer_status.to_string());
+  }
+
+  // 3. One result line per frame, in arrival order.
+  const auto done = Clock::now();
+  std::size_t slot = 0;
+  std::size_t failed = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const Frame& frame = block.frames[task.begin + i];
+    auto& record = records_[i];
+    record.stream = frame.stream;
+    record.seq = frame.seq;
+    record.name = frame.name;
+    record.batch = batch.info.id;
+    record.latency_ms = std::chrono::duration<double, std::milli>(done - frame.arrival).count();
+    record.top.clear();
+    record.error.clear();
+    const Status* failure = nullptr;
+    if (!frame_status_[i]) {
+      failure = &frame_status_[i];
+    } else {
+      if (!infer_status) failure = &infer_status;
+      if (infer_status) {
+        const auto row = std::span<const float>(output_).subspan(slot * static_cast<std::size_t>(shape.classes),
+                                                                 static_cast<std::size_t>(shape.classes));
+        model::top_k(row, options_.top_k, bundle_.output_kind, predictions_);
+        for (const auto& p : predictions_) {
+          record.top.push_back({p.index, bundle_.labels.at(static_cast<std::size_t>(p.index)), p.score});
+        }
+      }
+      ++slot;
+    }
+    if (failure != nullptr) {
+      record.error = failure->to_string();
+      services_.metrics.count_failure(code_name(failure->code()));
+      ++failed;
+    }
+  }
+  if (auto st = services_.sink.write(std::span<const sink::ResultRecord>(records_.data(), count)); !st) {
+    services_.metrics.sink_errors += count;
+    spdlog::error("executor {}: {} result lines could not be written: {}", id_, count, st.to_string());
+  }
+  services_.metrics.frames_failed += failed;
+  services_.metrics.frames_succeeded += count - failed;
+  batch.failed += failed;
+  services_.budget.release(payload_bytes);
+  return batch.tasks_left.fetch_sub(1) == 1;
+}
+
+}  // namespace sluice::engine

@@ -1,0 +1,94 @@
+// StreamingContext: wires sources, block generators, the block store, the batch scheduler,
+// the executors and the sink into one pipeline (Spark's StreamingContext).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "engine/batch_info.h"
+#include "engine/block_generator.h"
+#include "engine/block_store.h"
+#include "engine/executor.h"
+#include "engine/interval_scheduler.h"
+#include "engine/memory_budget.h"
+#include "engine/task_queue.h"
+#include "model/model_bundle.h"
+#include "observe/pipeline_metrics.h"
+#include "sink/sink.h"
+#include "source/source.h"
+
+namespace sluice::engine {
+
+struct EngineConfig {
+  std::chrono::milliseconds batch_interval{1000};
+  std::chrono::milliseconds block_interval{200};
+  int executors = 1;
+  int cores = 1;  // model threads per executor
+  std::size_t max_batch = 64;
+  int top_k = 5;
+  std::size_t memory_budget = 512u << 20;  // payload bytes accepted but not yet answered
+  std::uint64_t max_pixels = vision::kDefaultMaxPixels;
+
+  /// Checks ranges and relations (block interval <= batch interval, ...).
+  Status validate() const;
+};
+
+class StreamingContext {
+ public:
+  /// `bundle` and `sink` must outlive the context.
+  StreamingContext(EngineConfig config, const model::ModelBundle& bundle, sink::Sink& sink);
+  ~StreamingContext();
+  StreamingContext(const StreamingContext&) = delete;
+  StreamingContext& operator=(const StreamingContext&) = delete;
+
+  /// Adds a source before start().
+  void add_source(std::unique_ptr<source::Source> source);
+  /// Adds a listener before start(); it must outlive the context.
+  void add_listener(BatchListener* listener);
+
+  /// Loads one model session per executor, then starts the scheduler and the sources.
+  Status start();
+  /// Graceful stop: sources stop receiving, every accepted frame is processed and its line
+  /// written, the sink is flushed. Idempotent.
+  void stop();
+
+  observe::PipelineMetrics& metrics() { return metrics_; }
+  const EngineConfig& config() const { return config_; }
+  source::Source& source(std::size_t i) { return *sources_[i]; }
+  std::size_t queued_tasks() const { return tasks_.size(); }
+  std::size_t budget_held() const { return budget_.held(); }
+  /// The first executor's model description, for logs.
+  std::string model_description() const;
+
+ private:
+  class Receiver;
+  void submit_batch(std::vector<Block> blocks, Clock::time_point batch_time);
+  void executor_loop(Executor& executor);
+  void finish_batch(BatchRun& batch);
+
+  EngineConfig config_;
+  const model::ModelBundle& bundle_;
+  sink::Sink& sink_;
+  observe::PipelineMetrics metrics_;
+  MemoryBudget budget_;
+  BlockStore store_;
+  TaskQueue<Task> tasks_;
+  std::vector<std::unique_ptr<source::Source>> sources_;
+  std::vector<std::unique_ptr<BlockGenerator>> generators_;
+  std::vector<std::unique_ptr<Receiver>> receivers_;
+  std::vector<BatchListener*> listeners_;
+  std::vector<std::unique_ptr<Executor>> executors_;
+  std::vector<std::thread> executor_threads_;
+  std::unique_ptr<IntervalScheduler> scheduler_;
+  std::atomic<std::uint64_t> next_stream_{1};
+  std::uint64_t next_batch_id_ = 1;  // scheduler thread only
+  std::mutex stop_mu_;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace sluice::engine

@@ -1,0 +1,38 @@
+// Source: produces frames (Spark's receiver). Built in: tcp-listen, tcp-connect.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "sluice/frame.h"
+#include "sluice/status.h"
+
+namespace sluice::source {
+
+/// What a source hands its frames to. Implemented by the engine; thread-safe.
+class FrameSink {
+ public:
+  virtual ~FrameSink() = default;
+  /// Accepts one frame. Blocks while the pipeline is full (backpressure: a source that blocks
+  /// here stops reading its sockets). Returns kClosed when the pipeline is stopping, and the
+  /// frame was not accepted.
+  virtual Status store(Frame frame) = 0;
+  /// Allocates a new stream id for a connection described by `peer` (for logs).
+  virtual std::uint64_t open_stream(std::string_view peer) = 0;
+  /// A stream ended: `why` is ok for a clean end, else the counted reason.
+  virtual void close_stream(std::uint64_t stream, const Status& why) = 0;
+};
+
+class Source {
+ public:
+  virtual ~Source() = default;
+  /// "tcp-listen 127.0.0.1:9999", for logs and metrics.
+  virtual std::string name() const = 0;
+  /// Starts the source's threads; returns once it is ready (for tcp-listen: bound).
+  virtual Status start(FrameSink& sink) = 0;
+  /// Stops receiving and joins its threads. Frames already stored stay in the pipeline.
+  virtual void stop() = 0;
+};
+
+}  // namespace sluice::source

@@ -1,0 +1,107 @@
+#include "source/tcp_connect_source.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "source/frame_stream_reader.h"
+
+namespace sluice::source {
+
+TcpConnectSource::~TcpConnectSource() { stop(); }
+
+std::string TcpConnectSource::name() const { return fmt::format("tcp-connect {}", options_.endpoint.to_string()); }
+
+Status TcpConnectSource::start(FrameSink& sink) {
+  sink_ = &sink;
+  wake_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!wake_.valid()) return Status(Code::kIo, fmt::format("eventfd: {}", std::strerror(errno)));
+  thread_ = std::thread([this] { run(); });
+  return Status::ok();
+}
+
+void TcpConnectSource::stop() {
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  const std::uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(wake_.get(), &one, sizeof one);
+  thread_.join();
+}
+
+bool TcpConnectSource::sleep_unless_stopped(std::chrono::milliseconds d) {
+  std::unique_lock lock(mu_);
+  return !stop_cv_.wait_for(lock, d, [&] { return stopping_.load(); });
+}
+
+void TcpConnectSource::run() {
+  auto backoff = options_.initial_backoff;
+  bool warned = false;
+  while (!stopping_) {
+    auto fd = net::connect_tcp(options_.endpoint, options_.connect_timeout);
+    if (!fd) {
+      if (!warned) spdlog::warn("{}: {}; retrying with backoff up to {} ms", name(), fd.status().message(),
+                                options_.max_backoff.count());
+      warned = true;
+      if (!sleep_unless_stopped(backoff)) break;
+      backoff = std::min(backoff * 2, options_.max_backoff);
+      continue;
+    }
+    warned = false;
+    const std::uint64_t stream = sink_->open_stream(options_.endpoint.to_string());
+    spdlog::info("{}: connected, stream {}", name(), stream);
+    if (read_session(*fd, stream)) backoff = options_.initial_backoff;
+    if (!stopping_ && !sleep_unless_stopped(backoff)) break;
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  }
+}
+
+bool TcpConnectSource::read_session(net::Fd& fd, std::uint64_t stream) {
+  FrameStreamReader reader(*sink_, stream, options_.max_frame_bytes);
+  std::vector<std::uint8_t> buffer(256 * 1024);
+  Status why;
+  while (true) {
+    std::array<pollfd, 2> fds{pollfd{fd.get(), POLLIN, 0}, pollfd{wake_.get(), POLLIN, 0}};
+    if (::poll(fds.data(), fds.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      why = Status(Code::kIo, fmt::format("poll: {}", std::strerror(errno)));
+      break;
+    }
+    if (stopping_) {
+      why = Status(Code::kClosed, "the server is shutting down");
+      break;
+    }
+    const ssize_t n = ::recv(fd.get(), buffer.data(), buffer.size(), 0);
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      why = Status(Code::kIo, fmt::format("recv: {}", std::strerror(errno)));
+      break;
+    }
+    const auto state = n == 0 ? reader.on_peer_closed() : reader.on_bytes({buffer.data(), static_cast<std::size_t>(n)});
+    if (state == FrameStreamReader::State::kEnded) break;
+    if (state == FrameStreamReader::State::kFailed) {
+      why = reader.status();
+      break;
+    }
+  }
+  if (why.is_ok()) {
+    spdlog::info("{}: stream {} ended after {} frames; reconnecting", name(), stream, reader.frames());
+  } else if (why.code() != Code::kClosed) {
+    spdlog::warn("{}: stream {} closed after {} frames: {}", name(), stream, reader.frames(), why.to_string());
+  }
+  sink_->close_stream(stream, why);
+  return reader.frames() > 0;
+}
+
+}  // namespace sluice::source

@@ -1,0 +1,37 @@
+// ImageDecoder: JPEG (libjpeg-turbo) and PNG (libpng) payloads to 8-bit gray or RGB pixels.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "sluice/status.h"
+#include "vision/image.h"
+
+namespace sluice::vision {
+
+inline constexpr std::uint64_t kDefaultMaxPixels = 64ull << 20;  // 64 Mpixel
+
+/// Not thread-safe: each executor owns one. The image's dimensions are read from its header and
+/// checked against `max_pixels` before any pixel buffer is allocated (decompression bombs).
+class ImageDecoder {
+ public:
+  explicit ImageDecoder(std::uint64_t max_pixels = kDefaultMaxPixels);
+  ~ImageDecoder();
+  ImageDecoder(const ImageDecoder&) = delete;
+  ImageDecoder& operator=(const ImageDecoder&) = delete;
+
+  /// Decodes to `channels` (1 = gray, 3 = RGB) into `out`, reusing its buffer.
+  Status decode(std::span<const std::uint8_t> bytes, int channels, DecodedImage& out);
+
+ private:
+  Status decode_jpeg(std::span<const std::uint8_t> bytes, int channels, DecodedImage& out);
+  Status decode_png(std::span<const std::uint8_t> bytes, int channels, DecodedImage& out);
+  Status check_dimensions(int width, int height) const;
+
+  std::uint64_t max_pixels_;
+  struct TurboHandle;
+  std::unique_ptr<TurboHandle> turbo_;
+};
+
+}  // namespace sluice::vision
