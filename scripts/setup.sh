@@ -14,14 +14,12 @@ sudo_cmd=()
 
 # 1. Debian packages. One list, so the build, tests and tools agree on what exists.
 packages=(
-  build-essential cmake pkg-config git ca-certificates curl
+  build-essential cmake pkg-config git ca-certificates
   clang-14 libclang-rt-14-dev clang-format
-  libgtest-dev libgmock-dev libbenchmark-dev
-  libturbojpeg0-dev libpng-dev libopencv-core-dev libopencv-imgproc-dev
+  libgtest-dev libgmock-dev
+  libturbojpeg0-dev libpng-dev zlib1g-dev libopencv-core-dev libopencv-imgproc-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
-  libasio-dev libcpp-httplib-dev libhiredis-dev redis-server
-  python3 python3-numpy python3-torch python3-torchvision dataset-fashion-mnist
-  libtorch-dev
+  python3 python3-numpy python3-torch dataset-fashion-mnist
 )
 missing=()
 for p in "${packages[@]}"; do

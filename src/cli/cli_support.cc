@@ -19,7 +19,8 @@ void setup_logging(const std::string& level, bool quiet) {
   spdlog::set_default_logger(logger);
   auto parsed = spdlog::level::from_str(level);
   if (parsed == spdlog::level::off && level != "off") {
-    throw std::runtime_error(fmt::format("--log-level '{}' is not one of trace, debug, info, warn, error, off", level));
+    throw std::runtime_error(
+        fmt::format("--log-level '{}' is not one of trace, debug, info, warn, error, off", level));
   }
   spdlog::set_level(quiet ? spdlog::level::err : parsed);
 }
@@ -37,7 +38,8 @@ int SignalWaiter::wait_for(std::chrono::milliseconds timeout) {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
-  timespec ts{static_cast<time_t>(timeout.count() / 1000), static_cast<long>((timeout.count() % 1000) * 1000000)};
+  timespec ts{static_cast<time_t>(timeout.count() / 1000),
+              static_cast<long>((timeout.count() % 1000) * 1000000)};
   const int sig = sigtimedwait(&set, nullptr, &ts);
   return sig > 0 ? sig : 0;
 }
@@ -76,27 +78,39 @@ std::size_t parse_bytes(const std::string& text) {
   std::string unit = text.substr(pos);
   std::transform(unit.begin(), unit.end(), unit.begin(), [](unsigned char c) { return std::tolower(c); });
   double mult = 1;
-  if (unit.empty() || unit == "b") mult = 1;
-  else if (unit == "kib" || unit == "k") mult = 1024.0;
-  else if (unit == "mib" || unit == "m") mult = 1024.0 * 1024;
-  else if (unit == "gib" || unit == "g") mult = 1024.0 * 1024 * 1024;
-  else if (unit == "kb") mult = 1e3;
-  else if (unit == "mb") mult = 1e6;
-  else if (unit == "gb") mult = 1e9;
-  else throw std::runtime_error(fmt::format("'{}': unknown size unit '{}' (use B, KiB, MiB, GiB, KB, MB, GB)", text, unit));
+  if (unit.empty() || unit == "b")
+    mult = 1;
+  else if (unit == "kib" || unit == "k")
+    mult = 1024.0;
+  else if (unit == "mib" || unit == "m")
+    mult = 1024.0 * 1024;
+  else if (unit == "gib" || unit == "g")
+    mult = 1024.0 * 1024 * 1024;
+  else if (unit == "kb")
+    mult = 1e3;
+  else if (unit == "mb")
+    mult = 1e6;
+  else if (unit == "gb")
+    mult = 1e9;
+  else
+    throw std::runtime_error(
+        fmt::format("'{}': unknown size unit '{}' (use B, KiB, MiB, GiB, KB, MB, GB)", text, unit));
   if (value < 0) throw std::runtime_error(fmt::format("'{}' must not be negative", text));
   return static_cast<std::size_t>(value * mult);
 }
 
 void ModelOptions::add_to(CLI::App& app, bool model_required) {
-  auto* opt = app.add_option("--model", model,
-                             "Model bundle directory (model file + labels + bundle.yaml) or a bare .onnx file");
+  auto* opt = app.add_option(
+      "--model", model, "Model bundle directory (model file + labels + bundle.yaml) or a bare .onnx file");
   if (model_required) opt->required();
-  app.add_option("--labels", overrides.labels_path, "Labels file, one per line in output-index order (overrides the bundle's)");
-  app.add_option("--preprocess", overrides.preprocess_preset,
-                 "Preprocessing preset (imagenet: RGB, shorter side 256, center crop 224, ImageNet mean/std; none); "
-                 "overrides the bundle's");
-  app.add_option("--output-kind", output_kind, "What the model outputs: logits (softmax applied) or probabilities")
+  app.add_option("--labels", overrides.labels_path,
+                 "Labels file, one per line in output-index order (overrides the bundle's)");
+  app.add_option(
+      "--preprocess", overrides.preprocess_preset,
+      "Preprocessing preset (imagenet: RGB, shorter side 256, center crop 224, ImageNet mean/std; none); "
+      "overrides the bundle's");
+  app.add_option("--output-kind", output_kind,
+                 "What the model outputs: logits (softmax applied) or probabilities")
       ->check(CLI::IsMember({"logits", "probabilities"}));
 }
 
@@ -109,16 +123,21 @@ model::ModelBundle ModelOptions::load() const {
 }
 
 void EngineOptions::add_to(CLI::App& app) {
-  app.add_option("--batch-interval", batch_interval, "Batch interval: a batch is cut this often (Spark's batchDuration)")
+  app.add_option("--batch-interval", batch_interval,
+                 "Batch interval: a batch is cut this often (Spark's batchDuration)")
       ->capture_default_str();
-  app.add_option("--block-interval", block_interval, "Block interval: received frames are cut into blocks (partitions) this often")
+  app.add_option("--block-interval", block_interval,
+                 "Block interval: received frames are cut into blocks (partitions) this often")
       ->capture_default_str();
-  app.add_option("--executors", executors, "Executors, each with its own model session (default: derived from the cores)");
+  app.add_option("--executors", executors,
+                 "Executors, each with its own model session (default: derived from the cores)");
   app.add_option("--cores", cores, "Model threads per executor (default: derived from the cores)");
-  app.add_option("--max-batch", max_batch, "Most frames sent to the model in one call")->capture_default_str();
+  app.add_option("--max-batch", max_batch, "Most frames sent to the model in one call")
+      ->capture_default_str();
   app.add_option("--top-k", top_k, "Predictions per result line")->capture_default_str();
-  app.add_option("--memory-budget", memory_budget,
-                 "Most payload bytes held between receipt and result; past it, sources stop reading (backpressure)")
+  app.add_option(
+         "--memory-budget", memory_budget,
+         "Most payload bytes held between receipt and result; past it, sources stop reading (backpressure)")
       ->capture_default_str();
   app.add_option("--max-pixels", max_pixels, "Largest image accepted, in pixels, checked before decoding")
       ->capture_default_str();

@@ -54,5 +54,6 @@ struct EngineOptions {
 void register_serve(CLI::App& app);
 void register_send(CLI::App& app);
 void register_demo(CLI::App& app);
+void register_bench(CLI::App& app);
 
 }  // namespace sluice::cli

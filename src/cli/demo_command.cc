@@ -27,6 +27,7 @@ struct DemoOptions {
   std::string truth = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz";
   std::string output;
   int connections = 4;
+  int repeat = 1;
   std::size_t limit = 0;
   std::string log_level = "warn";
   ModelOptions model;
@@ -36,7 +37,8 @@ struct DemoOptions {
 // Scores every result against the known labels; optionally forwards lines to a file.
 class ScoringSink final : public sink::Sink {
  public:
-  ScoringSink(std::vector<std::uint8_t> truth, sink::Sink* forward) : truth_(std::move(truth)), forward_(forward) {}
+  ScoringSink(std::vector<std::uint8_t> truth, sink::Sink* forward)
+      : truth_(std::move(truth)), forward_(forward) {}
 
   Status write(std::span<const sink::ResultRecord> records) override {
     for (const auto& r : records) {
@@ -70,9 +72,10 @@ int run_demo(DemoOptions opts) {
   setup_logging(opts.log_level, false);
   if (opts.model.model.empty()) opts.model.model = ".cache/models/fashion-mnist";
   if (!std::filesystem::exists(opts.model.model)) {
-    throw std::runtime_error(fmt::format("model '{}' not found: run tools/train_fashion_mnist.py --out {} first "
-                                         "(scripts/main-job.sh does it for you)",
-                                         opts.model.model, opts.model.model));
+    throw std::runtime_error(
+        fmt::format("model '{}' not found: run tools/train_fashion_mnist.py --out {} first "
+                    "(scripts/main-job.sh does it for you)",
+                    opts.model.model, opts.model.model));
   }
   const auto config = opts.engine.resolve();
   const auto bundle = opts.model.load();
@@ -82,7 +85,7 @@ int run_demo(DemoOptions opts) {
   std::fprintf(stderr, "encoding the test images as PNG frames...\n");
   auto frames = producer::load_idx_frames(opts.images, opts.limit);
   if (!frames) throw std::runtime_error(frames.status().message());
-  const std::size_t total = frames->frames.size();
+  const std::size_t total = frames->frames.size() * static_cast<std::size_t>(std::max(1, opts.repeat));
 
   std::unique_ptr<sink::JsonLinesSink> file_sink;
   if (!opts.output.empty()) {
@@ -97,8 +100,9 @@ int run_demo(DemoOptions opts) {
   ctx.add_source(std::move(listen));
   if (auto st = ctx.start(); !st) throw std::runtime_error(st.to_string());
   std::fprintf(stderr, "model: %s\n", ctx.model_description().c_str());
-  std::fprintf(stderr, "plan: %d executor(s) x %d core(s), batch interval %lld ms, max batch %zu\n", config.executors,
-               config.cores, static_cast<long long>(config.batch_interval.count()), config.max_batch);
+  std::fprintf(stderr, "plan: %d executor(s) x %d core(s), batch interval %lld ms, max batch %zu\n",
+               config.executors, config.cores, static_cast<long long>(config.batch_interval.count()),
+               config.max_batch);
   std::fprintf(stderr, "streaming %zu frames over %d TCP connection(s) to %s\n", total, opts.connections,
                listener->bound().to_string().c_str());
 
@@ -106,7 +110,7 @@ int run_demo(DemoOptions opts) {
   const auto start = std::chrono::steady_clock::now();
   Result<producer::SendSummary> sent = Status(Code::kInternal, "not finished");
   std::thread sender([&] {
-    sent = producer::send_frames(*frames, listener->bound(), {0.0, opts.connections, 1}, progress);
+    sent = producer::send_frames(*frames, listener->bound(), {0.0, opts.connections, std::max(1, opts.repeat)}, progress);
   });
   const bool tty = isatty(STDERR_FILENO);
   bool interrupted = false;
@@ -123,8 +127,9 @@ int run_demo(DemoOptions opts) {
       last_print = now;
       const double secs = std::chrono::duration<double>(now - start).count();
       const auto done = scoring.done();
-      std::fprintf(stderr, "%s%6llu/%zu results  sent %6llu  accuracy %5.1f%%  %7.0f frames/s%s", tty ? "\r" : "",
-                   static_cast<unsigned long long>(done), total, static_cast<unsigned long long>(progress.frames.load()),
+      std::fprintf(stderr, "%s%6llu/%zu results  sent %6llu  accuracy %5.1f%%  %7.0f frames/s%s",
+                   tty ? "\r" : "", static_cast<unsigned long long>(done), total,
+                   static_cast<unsigned long long>(progress.frames.load()),
                    done ? 100.0 * static_cast<double>(scoring.correct()) / static_cast<double>(done) : 0.0,
                    static_cast<double>(done) / secs, tty ? "" : "\n");
     }
@@ -143,10 +148,11 @@ int run_demo(DemoOptions opts) {
               static_cast<unsigned long long>(scoring.errors()));
   std::printf("accuracy:      %.2f%% top-1 on the Fashion-MNIST test set\n",
               done ? 100.0 * static_cast<double>(scoring.correct()) / static_cast<double>(done) : 0.0);
-  std::printf("throughput:    %.0f frames/s end to end (%.2f s from first frame sent to last result written)\n",
-              static_cast<double>(done) / seconds, seconds);
-  std::printf("latency:       p50 %.1f ms, p99 %.1f ms (receipt to result)\n", scoring.latency().quantile(0.5),
-              scoring.latency().quantile(0.99));
+  std::printf(
+      "throughput:    %.0f frames/s end to end (%.2f s from first frame sent to last result written)\n",
+      static_cast<double>(done) / seconds, seconds);
+  std::printf("latency:       p50 %.1f ms, p99 %.1f ms (receipt to result)\n",
+              scoring.latency().quantile(0.5), scoring.latency().quantile(0.99));
   return interrupted ? 130 : (done == total ? 0 : 1);
 }
 
@@ -155,14 +161,19 @@ int run_demo(DemoOptions opts) {
 void register_demo(CLI::App& app) {
   auto opts = std::make_shared<DemoOptions>();
   auto* cmd = app.add_subcommand(
-      "demo", "The main job: stream the Fashion-MNIST test set through the pipeline over loopback TCP and report "
-              "accuracy, frames/s and latency");
+      "demo",
+      "The main job: stream the Fashion-MNIST test set through the pipeline over loopback TCP and report "
+      "accuracy, frames/s and latency");
   cmd->add_option("--images", opts->images, "IDX image file to stream")->capture_default_str();
-  cmd->add_option("--truth", opts->truth, "IDX label file with the true class of each image")->capture_default_str();
+  cmd->add_option("--truth", opts->truth, "IDX label file with the true class of each image")
+      ->capture_default_str();
   cmd->add_option("--connections", opts->connections, "Producer connections")->capture_default_str();
+  cmd->add_option("--repeat", opts->repeat, "Stream the set this many times (for a longer measurement)")
+      ->capture_default_str();
   cmd->add_option("--limit", opts->limit, "Stream only the first N images (0 = all)")->capture_default_str();
   cmd->add_option("--output,-o", opts->output, "Also write the result lines to this file");
-  cmd->add_option("--log-level", opts->log_level, "trace, debug, info, warn, error or off")->capture_default_str();
+  cmd->add_option("--log-level", opts->log_level, "trace, debug, info, warn, error or off")
+      ->capture_default_str();
   opts->model.add_to(*cmd, /*model_required=*/false);
   cmd->get_option("--model")->description(
       "Model bundle (default: .cache/models/fashion-mnist, trained by tools/train_fashion_mnist.py)");

@@ -20,15 +20,18 @@ struct SendCliOptions {
 
 int run_send(const SendCliOptions& opts) {
   if (opts.to.empty() == opts.listen.empty()) {
-    throw std::runtime_error("give exactly one of --to HOST:PORT (connect to a pipeline) or --listen HOST:PORT "
-                             "(serve a pipeline started with --connect)");
+    throw std::runtime_error(
+        "give exactly one of --to HOST:PORT (connect to a pipeline) or --listen HOST:PORT "
+        "(serve a pipeline started with --connect)");
   }
   if (opts.send.connections < 1 || opts.send.repeat < 1 || opts.send.rate < 0) {
-    throw std::runtime_error("--connections and --repeat must be at least 1, and --rate must not be negative");
+    throw std::runtime_error(
+        "--connections and --repeat must be at least 1, and --rate must not be negative");
   }
   auto set = producer::load_frame_set(opts.paths, opts.limit);
   if (!set) throw std::runtime_error(set.status().message());
-  std::fprintf(stderr, "loaded %zu frames (%.1f MB)\n", set->frames.size(), static_cast<double>(set->bytes()) / 1e6);
+  std::fprintf(stderr, "loaded %zu frames (%.1f MB)\n", set->frames.size(),
+               static_cast<double>(set->bytes()) / 1e6);
   producer::SendProgress progress;
   Result<producer::SendSummary> summary = Status(Code::kInternal, "not run");
   if (!opts.to.empty()) {
@@ -39,16 +42,19 @@ int run_send(const SendCliOptions& opts) {
     auto ep = net::parse_endpoint(opts.listen);
     if (!ep) throw std::runtime_error(ep.status().message());
     summary = producer::serve_frames(*set, *ep, opts.send, progress, [&](const net::Endpoint& bound) {
-      std::fprintf(stderr, "serving frames on %s to %d client(s)\n", bound.to_string().c_str(), opts.send.connections);
+      std::fprintf(stderr, "serving frames on %s to %d client(s)\n", bound.to_string().c_str(),
+                   opts.send.connections);
     });
   }
   if (!summary) {
     std::fprintf(stderr, "sluice send: error after %llu frames: %s\n",
-                 static_cast<unsigned long long>(progress.frames.load()), summary.status().to_string().c_str());
+                 static_cast<unsigned long long>(progress.frames.load()),
+                 summary.status().to_string().c_str());
     return 1;
   }
-  std::printf("sent %llu frames, %.1f MB in %.2f s: %.0f frames/s\n", static_cast<unsigned long long>(summary->frames),
-              static_cast<double>(summary->bytes) / 1e6, summary->seconds, summary->frames_per_second());
+  std::printf("sent %llu frames, %.1f MB in %.2f s: %.0f frames/s\n",
+              static_cast<unsigned long long>(summary->frames), static_cast<double>(summary->bytes) / 1e6,
+              summary->seconds, summary->frames_per_second());
   return 0;
 }
 
@@ -56,19 +62,24 @@ int run_send(const SendCliOptions& opts) {
 
 void register_send(CLI::App& app) {
   auto opts = std::make_shared<SendCliOptions>();
-  auto* cmd = app.add_subcommand("send", "Stream image files, directories or an IDX image file to a pipeline");
+  auto* cmd =
+      app.add_subcommand("send", "Stream image files, directories or an IDX image file to a pipeline");
   cmd->add_option("paths", opts->paths,
-                  "Image files (.jpg/.png), directories of them, or an IDX image file (sent as PNG frames named by index)")
+                  "Image files (.jpg/.png), directories of them, or an IDX image file (sent as PNG frames "
+                  "named by index)")
       ->required();
   cmd->add_option("--to", opts->to, "Connect to a pipeline listening on HOST:PORT");
-  cmd->add_option("--listen", opts->listen, "Serve the frames on HOST:PORT to pipelines started with --connect");
-  cmd->add_option("--rate", opts->send.rate, "Frames per second over all connections; 0 = as fast as possible")
+  cmd->add_option("--listen", opts->listen,
+                  "Serve the frames on HOST:PORT to pipelines started with --connect");
+  cmd->add_option("--rate", opts->send.rate,
+                  "Frames per second over all connections; 0 = as fast as possible")
       ->capture_default_str();
   cmd->add_option("--connections", opts->send.connections,
                   "Parallel connections (with --listen: clients to serve before exiting)")
       ->capture_default_str();
   cmd->add_option("--repeat", opts->send.repeat, "Send the whole set this many times")->capture_default_str();
-  cmd->add_option("--limit", opts->limit, "Send at most this many distinct frames (0 = all)")->capture_default_str();
+  cmd->add_option("--limit", opts->limit, "Send at most this many distinct frames (0 = all)")
+      ->capture_default_str();
   cmd->callback([opts] {
     if (const int rc = run_send(*opts); rc != 0) throw CLI::RuntimeError(rc);
   });

@@ -37,7 +37,8 @@ int run_serve(const ServeOptions& opts) {
   SignalWaiter signals;
   setup_logging(opts.log_level, opts.quiet);
   if (opts.listen.empty() && opts.connect.empty()) {
-    throw std::runtime_error("no source: give --listen HOST:PORT (producers connect to us) or --connect HOST:PORT");
+    throw std::runtime_error(
+        "no source: give --listen HOST:PORT (producers connect to us) or --connect HOST:PORT");
   }
   const auto config = opts.engine.resolve();
   const std::size_t max_frame = parse_bytes(opts.max_frame_bytes);
@@ -82,20 +83,25 @@ int run_serve(const ServeOptions& opts) {
 
 void register_serve(CLI::App& app) {
   auto opts = std::make_shared<ServeOptions>();
-  auto* cmd = app.add_subcommand("serve", "Run the pipeline: receive frames, classify them, write JSON lines");
-  cmd->add_option("--listen", opts->listen,
-                  "tcp-listen source: accept producers on HOST:PORT; each connection is one stream (repeatable)");
-  cmd->add_option("--connect", opts->connect,
-                  "tcp-connect source: dial a producer at HOST:PORT and read its frames; reconnects with backoff "
-                  "(repeatable)");
+  auto* cmd =
+      app.add_subcommand("serve", "Run the pipeline: receive frames, classify them, write JSON lines");
+  cmd->add_option(
+      "--listen", opts->listen,
+      "tcp-listen source: accept producers on HOST:PORT; each connection is one stream (repeatable)");
+  cmd->add_option(
+      "--connect", opts->connect,
+      "tcp-connect source: dial a producer at HOST:PORT and read its frames; reconnects with backoff "
+      "(repeatable)");
   cmd->add_option("--output,-o", opts->output, "Where result lines go: a file path, or - for stdout")
       ->capture_default_str();
   cmd->add_option("--max-frame-bytes", opts->max_frame_bytes,
                   "Largest payload accepted; a longer length is a framing error that closes its connection")
       ->capture_default_str();
-  cmd->add_option("--max-connections", opts->max_connections, "Most concurrent producer connections per listener")
+  cmd->add_option("--max-connections", opts->max_connections,
+                  "Most concurrent producer connections per listener")
       ->capture_default_str();
-  cmd->add_option("--log-level", opts->log_level, "trace, debug, info, warn, error or off")->capture_default_str();
+  cmd->add_option("--log-level", opts->log_level, "trace, debug, info, warn, error or off")
+      ->capture_default_str();
   cmd->add_flag("--quiet,-q", opts->quiet, "Log errors only");
   opts->model.add_to(*cmd, /*model_required=*/true);
   opts->engine.add_to(*cmd);

@@ -12,8 +12,8 @@ struct BatchInfo {
   std::uint64_t id = 0;
   Clock::time_point batch_time{};  // when the batch was cut
   std::size_t records = 0;
-  std::size_t failed = 0;  // records that got an error line
-  std::size_t blocks = 0;  // partitions
+  std::size_t failed = 0;                         // records that got an error line
+  std::size_t blocks = 0;                         // partitions
   std::chrono::microseconds scheduling_delay{0};  // batch time -> first task starts
   std::chrono::microseconds processing_time{0};   // first task starts -> last task ends
   std::chrono::microseconds total_delay{0};       // batch time -> last task ends

@@ -6,22 +6,27 @@
 namespace sluice::engine {
 
 Result<std::unique_ptr<Executor>> Executor::create(int id, const model::ModelBundle& bundle,
-                                                   const ExecutorOptions& options, ExecutorServices services) {
+                                                   const ExecutorOptions& options,
+                                                   ExecutorServices services) {
   auto backend = model::create_backend(bundle, {options.cores, options.max_batch});
   if (!backend) return backend.status();
   const auto& shape = (*backend)->shape();
-  auto preprocessor = vision::Preprocessor::create(*bundle.preprocess, shape.channels, shape.height, shape.width);
+  auto preprocessor =
+      vision::Preprocessor::create(*bundle.preprocess, shape.channels, shape.height, shape.width);
   if (!preprocessor) return preprocessor.status();
   if (!bundle.labels.size()) {
     spdlog::warn("model has no labels: results carry class indices only (give --labels FILE)");
   } else if (bundle.labels.size() != static_cast<std::size_t>(shape.classes)) {
-    spdlog::warn("the labels file has {} labels but the model outputs {} classes", bundle.labels.size(), shape.classes);
+    spdlog::warn("the labels file has {} labels but the model outputs {} classes", bundle.labels.size(),
+                 shape.classes);
   }
-  return std::make_unique<Executor>(id, bundle, options, services, std::move(*backend), std::move(*preprocessor));
+  return std::make_unique<Executor>(id, bundle, options, services, std::move(*backend),
+                                    std::move(*preprocessor));
 }
 
-Executor::Executor(int id, const model::ModelBundle& bundle, const ExecutorOptions& options, ExecutorServices services,
-                   std::unique_ptr<model::Backend> backend, vision::Preprocessor preprocessor)
+Executor::Executor(int id, const model::ModelBundle& bundle, const ExecutorOptions& options,
+                   ExecutorServices services, std::unique_ptr<model::Backend> backend,
+                   vision::Preprocessor preprocessor)
     : id_(id),
       bundle_(bundle),
       options_(options),
@@ -68,7 +73,8 @@ bool Executor::process(const Task& task) {
   Status infer_status;
   if (!slot_frame_.empty()) infer_status = backend_->infer(input_, slot_frame_.size(), output_);
   if (!infer_status) {
-    spdlog::error("executor {}: inference failed for {} frames: {}", id_, slot_frame_.size(), infer_status.to_string());
+    spdlog::error("executor {}: inference failed for {} frames: {}", id_, slot_frame_.size(),
+                  infer_status.to_string());
   }
 
   // 3. One result line per frame, in arrival order.
@@ -91,8 +97,8 @@ bool Executor::process(const Task& task) {
     } else {
       if (!infer_status) failure = &infer_status;
       if (infer_status) {
-        const auto row = std::span<const float>(output_).subspan(slot * static_cast<std::size_t>(shape.classes),
-                                                                 static_cast<std::size_t>(shape.classes));
+        const auto row = std::span<const float>(output_).subspan(
+            slot * static_cast<std::size_t>(shape.classes), static_cast<std::size_t>(shape.classes));
         model::top_k(row, options_.top_k, bundle_.output_kind, predictions_);
         for (const auto& p : predictions_) {
           record.top.push_back({p.index, bundle_.labels.at(static_cast<std::size_t>(p.index)), p.score});

@@ -42,8 +42,9 @@ class Executor {
   int id() const { return id_; }
   const model::Backend& backend() const { return *backend_; }
 
-  Executor(int id, const model::ModelBundle& bundle, const ExecutorOptions& options, ExecutorServices services,
-           std::unique_ptr<model::Backend> backend, vision::Preprocessor preprocessor);
+  Executor(int id, const model::ModelBundle& bundle, const ExecutorOptions& options,
+           ExecutorServices services, std::unique_ptr<model::Backend> backend,
+           vision::Preprocessor preprocessor);
 
  private:
   int id_;

@@ -6,9 +6,13 @@ IntervalScheduler::IntervalScheduler(IntervalOptions options, std::vector<BlockG
                                      BlockStore& store, SubmitBatch submit)
     : options_(options), generators_(std::move(generators)), store_(store), submit_(std::move(submit)) {}
 
-IntervalScheduler::~IntervalScheduler() { stop(); }
+IntervalScheduler::~IntervalScheduler() {
+  stop();
+}
 
-void IntervalScheduler::start() { thread_ = std::thread([this] { run(); }); }
+void IntervalScheduler::start() {
+  thread_ = std::thread([this] { run(); });
+}
 
 void IntervalScheduler::stop() {
   if (!thread_.joinable()) return;

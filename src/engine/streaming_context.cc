@@ -8,7 +8,9 @@ namespace {
 using std::chrono::duration_cast;
 using std::chrono::microseconds;
 
-double ms(microseconds us) { return static_cast<double>(us.count()) / 1000.0; }
+double ms(microseconds us) {
+  return static_cast<double>(us.count()) / 1000.0;
+}
 }  // namespace
 
 Status EngineConfig::validate() const {
@@ -16,8 +18,8 @@ Status EngineConfig::validate() const {
   if (batch_interval.count() <= 0) return bad("--batch-interval must be positive");
   if (block_interval.count() <= 0) return bad("--block-interval must be positive");
   if (block_interval > batch_interval) {
-    return bad(fmt::format("--block-interval ({} ms) must not exceed --batch-interval ({} ms)", block_interval.count(),
-                           batch_interval.count()));
+    return bad(fmt::format("--block-interval ({} ms) must not exceed --batch-interval ({} ms)",
+                           block_interval.count(), batch_interval.count()));
   }
   if (executors < 1) return bad("--executors must be at least 1");
   if (cores < 1) return bad("--cores must be at least 1");
@@ -64,11 +66,17 @@ class StreamingContext::Receiver final : public source::FrameSink {
 StreamingContext::StreamingContext(EngineConfig config, const model::ModelBundle& bundle, sink::Sink& sink)
     : config_(config), bundle_(bundle), sink_(sink), budget_(config.memory_budget) {}
 
-StreamingContext::~StreamingContext() { stop(); }
+StreamingContext::~StreamingContext() {
+  stop();
+}
 
-void StreamingContext::add_source(std::unique_ptr<source::Source> source) { sources_.push_back(std::move(source)); }
+void StreamingContext::add_source(std::unique_ptr<source::Source> source) {
+  sources_.push_back(std::move(source));
+}
 
-void StreamingContext::add_listener(BatchListener* listener) { listeners_.push_back(listener); }
+void StreamingContext::add_listener(BatchListener* listener) {
+  listeners_.push_back(listener);
+}
 
 std::string StreamingContext::model_description() const {
   return executors_.empty() ? std::string("(not loaded)") : executors_.front()->backend().describe();
@@ -76,7 +84,8 @@ std::string StreamingContext::model_description() const {
 
 Status StreamingContext::start() {
   if (auto st = config_.validate(); !st) return st;
-  if (sources_.empty()) return Status(Code::kInvalidArgument, "no source: give --listen HOST:PORT or --connect HOST:PORT");
+  if (sources_.empty())
+    return Status(Code::kInvalidArgument, "no source: give --listen HOST:PORT or --connect HOST:PORT");
   const ExecutorOptions options{config_.cores, config_.max_batch, config_.top_k, config_.max_pixels};
   for (int i = 0; i < config_.executors; ++i) {
     auto executor = Executor::create(i, bundle_, options, ExecutorServices{sink_, budget_, metrics_});
@@ -86,12 +95,15 @@ Status StreamingContext::start() {
   spdlog::info("model: {}", model_description());
   const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
   const int threads = config_.executors * config_.cores;
-  spdlog::info("plan: {} executor(s) x {} core(s) = {} inference thread(s) on {} hardware thread(s); batch interval {} ms, "
-               "block interval {} ms, max batch {}, memory budget {} MiB",
-               config_.executors, config_.cores, threads, hw, config_.batch_interval.count(),
-               config_.block_interval.count(), config_.max_batch, config_.memory_budget >> 20);
+  spdlog::info(
+      "plan: {} executor(s) x {} core(s) = {} inference thread(s) on {} hardware thread(s); batch interval "
+      "{} ms, "
+      "block interval {} ms, max batch {}, memory budget {} MiB",
+      config_.executors, config_.cores, threads, hw, config_.batch_interval.count(),
+      config_.block_interval.count(), config_.max_batch, config_.memory_budget >> 20);
   if (static_cast<unsigned>(threads) > hw) {
-    spdlog::warn("executors x cores = {} exceeds the {} hardware threads: the cores are oversubscribed", threads, hw);
+    spdlog::warn("executors x cores = {} exceeds the {} hardware threads: the cores are oversubscribed",
+                 threads, hw);
   }
   std::vector<BlockGenerator*> generator_ptrs;
   for (std::size_t i = 0; i < sources_.size(); ++i) {
@@ -128,8 +140,9 @@ void StreamingContext::stop() {
   budget_.close();
   if (auto st = sink_.flush(); !st) spdlog::error("{}", st.to_string());
   if (started_) {
-    spdlog::info("stopped: {} frames received, {} results, {} errors, {} batches", metrics_.frames_received.load(),
-                 metrics_.frames_succeeded.load(), metrics_.frames_failed.load(), metrics_.batches_completed.load());
+    spdlog::info("stopped: {} frames received, {} results, {} errors, {} batches",
+                 metrics_.frames_received.load(), metrics_.frames_succeeded.load(),
+                 metrics_.frames_failed.load(), metrics_.batches_completed.load());
   }
 }
 
@@ -162,15 +175,17 @@ void StreamingContext::finish_batch(BatchRun& batch) {
   auto& info = batch.info;
   const Clock::time_point first_start{Clock::duration(batch.first_start.load())};
   info.failed = batch.failed.load();
-  info.scheduling_delay = std::max(microseconds(0), duration_cast<microseconds>(first_start - info.batch_time));
+  info.scheduling_delay =
+      std::max(microseconds(0), duration_cast<microseconds>(first_start - info.batch_time));
   info.processing_time = duration_cast<microseconds>(end - first_start);
   info.total_delay = std::max(microseconds(0), duration_cast<microseconds>(end - info.batch_time));
   if (auto st = sink_.flush(); !st) spdlog::error("{}", st.to_string());
   ++metrics_.batches_completed;
-  spdlog::info("batch {}: {} records ({} failed) in {} blocks; scheduling delay {:.1f} ms, processing time {:.1f} ms, "
-               "total delay {:.1f} ms",
-               info.id, info.records, info.failed, info.blocks, ms(info.scheduling_delay), ms(info.processing_time),
-               ms(info.total_delay));
+  spdlog::info(
+      "batch {}: {} records ({} failed) in {} blocks; scheduling delay {:.1f} ms, processing time {:.1f} ms, "
+      "total delay {:.1f} ms",
+      info.id, info.records, info.failed, info.blocks, ms(info.scheduling_delay), ms(info.processing_time),
+      ms(info.total_delay));
   for (auto* listener : listeners_) listener->on_batch_completed(info);
 }
 

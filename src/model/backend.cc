@@ -7,9 +7,10 @@
 namespace sluice::model {
 
 Result<std::unique_ptr<Backend>> create_backend(const ModelBundle& bundle, const BackendOptions& options) {
-  if (bundle.backend == "onnxruntime" || bundle.backend == "onnx") return create_onnx_backend(bundle, options);
-  return Status(Code::kInvalidArgument, fmt::format("unknown backend '{}' in the model bundle (known: onnxruntime)",
-                                                    bundle.backend));
+  if (bundle.backend == "onnxruntime" || bundle.backend == "onnx")
+    return create_onnx_backend(bundle, options);
+  return Status(Code::kInvalidArgument,
+                fmt::format("unknown backend '{}' in the model bundle (known: onnxruntime)", bundle.backend));
 }
 
 }  // namespace sluice::model

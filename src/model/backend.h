@@ -17,7 +17,8 @@ struct ModelShape {
   int width = 0;
   int classes = 0;
   std::size_t input_elements() const {
-    return static_cast<std::size_t>(channels) * static_cast<std::size_t>(height) * static_cast<std::size_t>(width);
+    return static_cast<std::size_t>(channels) * static_cast<std::size_t>(height) *
+           static_cast<std::size_t>(width);
   }
 };
 

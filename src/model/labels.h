@@ -16,7 +16,9 @@ class Labels {
   static Result<Labels> load(const std::string& path);
 
   /// The label of `index`, or "" when there is none.
-  std::string_view at(std::size_t index) const { return index < names_.size() ? names_[index] : std::string_view{}; }
+  std::string_view at(std::size_t index) const {
+    return index < names_.size() ? names_[index] : std::string_view{};
+  }
   std::size_t size() const { return names_.size(); }
 
  private:

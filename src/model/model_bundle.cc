@@ -23,8 +23,9 @@ Status check_keys(const std::string& file, const YAML::Node& map, const std::set
     if (!known.count(key)) {
       std::string list;
       for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-      return key_error(file, kv.first, fmt::format("unknown key '{}{}' (known: {})", section.empty() ? "" : section + ".",
-                                                   key, list));
+      return key_error(
+          file, kv.first,
+          fmt::format("unknown key '{}{}' (known: {})", section.empty() ? "" : section + ".", key, list));
     }
   }
   return Status::ok();
@@ -41,9 +42,10 @@ Status read_floats(const std::string& file, const YAML::Node& node, std::array<T
 
 Result<vision::PreprocessSpec> parse_preprocess(const std::string& file, const YAML::Node& node) {
   if (node.IsScalar()) return vision::preprocess_preset(node.as<std::string>());
-  if (auto st = check_keys(file, node, {"preset", "color", "resize", "resize_to", "resize_shorter", "crop", "scale",
-                                        "mean", "std"},
-                           "preprocess");
+  if (auto st = check_keys(
+          file, node,
+          {"preset", "color", "resize", "resize_to", "resize_shorter", "crop", "scale", "mean", "std"},
+          "preprocess");
       !st) {
     return st;
   }
@@ -97,7 +99,8 @@ Status load_config(const std::string& dir, ModelBundle& bundle) {
     return Status(Code::kInvalidArgument, fmt::format("{}: {}", file, e.what()));
   }
   try {
-    if (auto st = check_keys(file, root, {"backend", "model", "labels", "precision", "input", "output", "preprocess"}, "");
+    if (auto st = check_keys(
+            file, root, {"backend", "model", "labels", "precision", "input", "output", "preprocess"}, "");
         !st) {
       return st;
     }
@@ -115,7 +118,8 @@ Status load_config(const std::string& dir, ModelBundle& bundle) {
       if (in["name"]) bundle.input_name = in["name"].as<std::string>();
       if (in["shape"]) {
         bundle.input_chw = in["shape"].as<std::vector<std::int64_t>>();
-        if (bundle.input_chw.size() != 3) return key_error(file, in["shape"], "'input.shape' must be [C, H, W]");
+        if (bundle.input_chw.size() != 3)
+          return key_error(file, in["shape"], "'input.shape' must be [C, H, W]");
       }
     }
     if (const auto& out = root["output"]) {
@@ -143,7 +147,8 @@ Status load_config(const std::string& dir, ModelBundle& bundle) {
 Result<OutputKind> parse_output_kind(const std::string& text) {
   if (text == "logits") return OutputKind::kLogits;
   if (text == "probabilities" || text == "probs") return OutputKind::kProbabilities;
-  return Status(Code::kInvalidArgument, fmt::format("unknown output kind '{}' (known: logits, probabilities)", text));
+  return Status(Code::kInvalidArgument,
+                fmt::format("unknown output kind '{}' (known: logits, probabilities)", text));
 }
 
 std::string ModelBundle::describe() const {
@@ -181,10 +186,11 @@ Result<ModelBundle> load_bundle(const std::string& path, const BundleOverrides& 
   }
   if (overrides.output_kind) bundle.output_kind = *overrides.output_kind;
   if (!bundle.preprocess) {
-    return Status(Code::kInvalidArgument,
-                  fmt::format("model '{}' declares no preprocessing: pass --preprocess imagenet|none, or add a "
-                              "'preprocess' section to its {}",
-                              path, kBundleConfigName));
+    return Status(
+        Code::kInvalidArgument,
+        fmt::format("model '{}' declares no preprocessing: pass --preprocess imagenet|none, or add a "
+                    "'preprocess' section to its {}",
+                    path, kBundleConfigName));
   }
   return bundle;
 }

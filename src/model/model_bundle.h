@@ -17,15 +17,16 @@ namespace sluice::model {
 inline constexpr const char* kBundleConfigName = "bundle.yaml";
 
 struct ModelBundle {
-  std::string directory;        // "" for a bare model file
+  std::string directory;  // "" for a bare model file
   std::string backend = "onnxruntime";
   std::string model_path;
   std::string precision = "fp32";
-  std::string input_name;       // "" = the model's first input
-  std::string output_name;      // "" = the model's first output
+  std::string input_name;               // "" = the model's first input
+  std::string output_name;              // "" = the model's first output
   std::vector<std::int64_t> input_chw;  // empty = read from the model
   OutputKind output_kind = OutputKind::kLogits;
-  std::optional<vision::PreprocessSpec> preprocess;  // unset = the model needs no image preprocessing declared
+  std::optional<vision::PreprocessSpec>
+      preprocess;  // unset = the model needs no image preprocessing declared
   Labels labels;
 
   std::string describe() const;

@@ -7,6 +7,7 @@
 
 namespace sluice::model {
 
-Result<std::unique_ptr<Backend>> create_onnx_backend(const ModelBundle& bundle, const BackendOptions& options);
+Result<std::unique_ptr<Backend>> create_onnx_backend(const ModelBundle& bundle,
+                                                     const BackendOptions& options);
 
 }  // namespace sluice::model

@@ -19,7 +19,9 @@
 namespace sluice::net {
 namespace {
 
-Status errno_status(std::string_view what) { return Status(Code::kIo, fmt::format("{}: {}", what, std::strerror(errno))); }
+Status errno_status(std::string_view what) {
+  return Status(Code::kIo, fmt::format("{}: {}", what, std::strerror(errno)));
+}
 
 struct AddrInfoDeleter {
   void operator()(addrinfo* ai) const { freeaddrinfo(ai); }
@@ -34,7 +36,8 @@ Result<AddrInfoPtr> resolve(const Endpoint& ep, bool passive) {
   addrinfo* result = nullptr;
   const std::string port = std::to_string(ep.port);
   const int rc = getaddrinfo(ep.host.empty() ? nullptr : ep.host.c_str(), port.c_str(), &hints, &result);
-  if (rc != 0) return Status(Code::kInvalidArgument, fmt::format("cannot resolve '{}': {}", ep.host, gai_strerror(rc)));
+  if (rc != 0)
+    return Status(Code::kInvalidArgument, fmt::format("cannot resolve '{}': {}", ep.host, gai_strerror(rc)));
   return AddrInfoPtr(result);
 }
 
@@ -69,7 +72,8 @@ void Fd::reset(int fd) {
 }
 
 std::string Endpoint::to_string() const {
-  return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
+  return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port)
+                                             : fmt::format("{}:{}", host, port);
 }
 
 Result<Endpoint> parse_endpoint(std::string_view text) {
@@ -85,7 +89,8 @@ Result<Endpoint> parse_endpoint(std::string_view text) {
   } else {
     const auto colon = text.rfind(':');
     if (colon == std::string_view::npos) {
-      return Status(Code::kInvalidArgument, fmt::format("'{}' is not HOST:PORT (example: 127.0.0.1:9999)", text));
+      return Status(Code::kInvalidArgument,
+                    fmt::format("'{}' is not HOST:PORT (example: 127.0.0.1:9999)", text));
     }
     ep.host = std::string(text.substr(0, colon));
     port_text = text.substr(colon + 1);

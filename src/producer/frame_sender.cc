@@ -109,7 +109,8 @@ Result<SendSummary> send_frames(const FrameSet& set, const net::Endpoint& to, co
 }
 
 Result<SendSummary> serve_frames(const FrameSet& set, const net::Endpoint& at, const SendOptions& options,
-                                 SendProgress& progress, const std::function<void(const net::Endpoint&)>& on_listening) {
+                                 SendProgress& progress,
+                                 const std::function<void(const net::Endpoint&)>& on_listening) {
   auto listener = net::listen_tcp(at, /*non_blocking=*/false);
   if (!listener) return listener.status();
   auto bound = net::local_endpoint(listener->get());

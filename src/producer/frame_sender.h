@@ -38,6 +38,7 @@ Result<SendSummary> send_frames(const FrameSet& set, const net::Endpoint& to, co
 /// Listens on `at` and serves the whole set to each of `options.connections` clients, then
 /// returns. `on_listening` receives the bound endpoint once the socket is ready.
 Result<SendSummary> serve_frames(const FrameSet& set, const net::Endpoint& at, const SendOptions& options,
-                                 SendProgress& progress, const std::function<void(const net::Endpoint&)>& on_listening);
+                                 SendProgress& progress,
+                                 const std::function<void(const net::Endpoint&)>& on_listening);
 
 }  // namespace sluice::producer

@@ -38,8 +38,9 @@ Result<FrameSet> load_idx_frames(const std::string& path, std::size_t limit) {
   auto idx = vision::read_idx(path);
   if (!idx) return idx.status();
   if (idx->dims.size() != 3) {
-    return Status(Code::kInvalidArgument, fmt::format("'{}' holds {}-d data; an image IDX file is 3-d (N, rows, cols)",
-                                                      path, idx->dims.size()));
+    return Status(Code::kInvalidArgument,
+                  fmt::format("'{}' holds {}-d data; an image IDX file is 3-d (N, rows, cols)", path,
+                              idx->dims.size()));
   }
   const int rows = static_cast<int>(idx->dims[1]);
   const int cols = static_cast<int>(idx->dims[2]);
@@ -47,7 +48,8 @@ Result<FrameSet> load_idx_frames(const std::string& path, std::size_t limit) {
   FrameSet set;
   set.frames.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
-    const auto pixels = std::span<const std::uint8_t>(idx->data).subspan(i * idx->item_size(), idx->item_size());
+    const auto pixels =
+        std::span<const std::uint8_t>(idx->data).subspan(i * idx->item_size(), idx->item_size());
     auto png = vision::encode_png(pixels, cols, rows, 1);
     if (!png) return png.status();
     set.frames.push_back({std::to_string(i), std::move(*png)});

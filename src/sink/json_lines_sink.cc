@@ -36,12 +36,15 @@ void JsonLinesSink::FileCloser::operator()(std::FILE* f) const {
 JsonLinesSink::JsonLinesSink(std::string path, std::unique_ptr<std::FILE, FileCloser> file)
     : path_(std::move(path)), file_(std::move(file)) {}
 
-JsonLinesSink::~JsonLinesSink() { (void)flush(); }
+JsonLinesSink::~JsonLinesSink() {
+  (void)flush();
+}
 
 Result<std::unique_ptr<JsonLinesSink>> JsonLinesSink::open(const std::string& path) {
   std::FILE* f = path == "-" ? stdout : std::fopen(path.c_str(), "w");
   if (f == nullptr) {
-    return Status(Code::kIo, fmt::format("cannot open output '{}' for writing: {}", path, std::strerror(errno)));
+    return Status(Code::kIo,
+                  fmt::format("cannot open output '{}' for writing: {}", path, std::strerror(errno)));
   }
   return std::make_unique<JsonLinesSink>(path, std::unique_ptr<std::FILE, FileCloser>(f));
 }

@@ -12,8 +12,10 @@ FrameStreamReader::State FrameStreamReader::on_bytes(std::span<const std::uint8_
       return State::kFailed;
     }
     switch (*event) {
-      case wire::DecodeEvent::kNeedMore: return State::kOpen;
-      case wire::DecodeEvent::kEndOfStream: return State::kEnded;
+      case wire::DecodeEvent::kNeedMore:
+        return State::kOpen;
+      case wire::DecodeEvent::kEndOfStream:
+        return State::kEnded;
       case wire::DecodeEvent::kRecord: {
         Frame frame;
         frame.stream = stream_;
@@ -33,7 +35,8 @@ FrameStreamReader::State FrameStreamReader::on_bytes(std::span<const std::uint8_
 
 FrameStreamReader::State FrameStreamReader::on_peer_closed() {
   if (decoder_.mid_record()) {
-    status_ = Status(Code::kFraming, "connection closed in the middle of a frame (rule: a stream ends between frames)");
+    status_ = Status(Code::kFraming,
+                     "connection closed in the middle of a frame (rule: a stream ends between frames)");
     return State::kFailed;
   }
   return State::kEnded;

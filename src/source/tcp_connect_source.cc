@@ -16,9 +16,13 @@
 
 namespace sluice::source {
 
-TcpConnectSource::~TcpConnectSource() { stop(); }
+TcpConnectSource::~TcpConnectSource() {
+  stop();
+}
 
-std::string TcpConnectSource::name() const { return fmt::format("tcp-connect {}", options_.endpoint.to_string()); }
+std::string TcpConnectSource::name() const {
+  return fmt::format("tcp-connect {}", options_.endpoint.to_string());
+}
 
 Status TcpConnectSource::start(FrameSink& sink) {
   sink_ = &sink;
@@ -51,8 +55,9 @@ void TcpConnectSource::run() {
   while (!stopping_) {
     auto fd = net::connect_tcp(options_.endpoint, options_.connect_timeout);
     if (!fd) {
-      if (!warned) spdlog::warn("{}: {}; retrying with backoff up to {} ms", name(), fd.status().message(),
-                                options_.max_backoff.count());
+      if (!warned)
+        spdlog::warn("{}: {}; retrying with backoff up to {} ms", name(), fd.status().message(),
+                     options_.max_backoff.count());
       warned = true;
       if (!sleep_unless_stopped(backoff)) break;
       backoff = std::min(backoff * 2, options_.max_backoff);
@@ -88,7 +93,8 @@ bool TcpConnectSource::read_session(net::Fd& fd, std::uint64_t stream) {
       why = Status(Code::kIo, fmt::format("recv: {}", std::strerror(errno)));
       break;
     }
-    const auto state = n == 0 ? reader.on_peer_closed() : reader.on_bytes({buffer.data(), static_cast<std::size_t>(n)});
+    const auto state =
+        n == 0 ? reader.on_peer_closed() : reader.on_bytes({buffer.data(), static_cast<std::size_t>(n)});
     if (state == FrameStreamReader::State::kEnded) break;
     if (state == FrameStreamReader::State::kFailed) {
       why = reader.status();
@@ -98,7 +104,8 @@ bool TcpConnectSource::read_session(net::Fd& fd, std::uint64_t stream) {
   if (why.is_ok()) {
     spdlog::info("{}: stream {} ended after {} frames; reconnecting", name(), stream, reader.frames());
   } else if (why.code() != Code::kClosed) {
-    spdlog::warn("{}: stream {} closed after {} frames: {}", name(), stream, reader.frames(), why.to_string());
+    spdlog::warn("{}: stream {} closed after {} frames: {}", name(), stream, reader.frames(),
+                 why.to_string());
   }
   sink_->close_stream(stream, why);
   return reader.frames() > 0;

@@ -20,7 +20,9 @@ constexpr std::size_t kReadChunk = 256 * 1024;
 
 TcpListenSource::TcpListenSource(TcpListenOptions options) : options_(std::move(options)) {}
 
-TcpListenSource::~TcpListenSource() { stop(); }
+TcpListenSource::~TcpListenSource() {
+  stop();
+}
 
 std::string TcpListenSource::name() const {
   return fmt::format("tcp-listen {}", (bound_.port ? bound_ : options_.endpoint).to_string());
@@ -36,7 +38,8 @@ Status TcpListenSource::start(FrameSink& sink) {
   bound_ = *bound;
   epoll_.reset(epoll_create1(EPOLL_CLOEXEC));
   wake_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!epoll_.valid() || !wake_.valid()) return Status(Code::kIo, fmt::format("epoll/eventfd: {}", std::strerror(errno)));
+  if (!epoll_.valid() || !wake_.valid())
+    return Status(Code::kIo, fmt::format("epoll/eventfd: {}", std::strerror(errno)));
   for (int fd : {listener_.get(), wake_.get()}) {
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -92,8 +95,8 @@ void TcpListenSource::accept_all() {
     }
     std::string peer = net::peer_name(fd.get());
     if (connections_.size() >= options_.max_connections) {
-      spdlog::warn("{}: refused connection from {}: {} connections already open (rule: --max-connections)", name(),
-                   peer, connections_.size());
+      spdlog::warn("{}: refused connection from {}: {} connections already open (rule: --max-connections)",
+                   name(), peer, connections_.size());
       continue;  // fd closes here
     }
     const std::uint64_t stream = sink_->open_stream(peer);

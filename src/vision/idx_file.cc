@@ -38,8 +38,8 @@ std::size_t IdxArray::item_size() const {
 
 bool looks_like_idx(const std::string& path) {
   auto head = read_all(path, 4);
-  return head && head->size() >= 4 && (*head)[0] == 0 && (*head)[1] == 0 && (*head)[2] == 0x08 && (*head)[3] >= 1 &&
-         (*head)[3] <= 4;
+  return head && head->size() >= 4 && (*head)[0] == 0 && (*head)[1] == 0 && (*head)[2] == 0x08 &&
+         (*head)[3] >= 1 && (*head)[3] <= 4;
 }
 
 Result<IdxArray> read_idx(const std::string& path) {
@@ -50,7 +50,8 @@ Result<IdxArray> read_idx(const std::string& path) {
     return Status(Code::kInvalidArgument, fmt::format("'{}' is not an unsigned-byte IDX file", path));
   }
   const std::size_t ndim = b[3];
-  if (ndim < 1 || b.size() < 4 + 4 * ndim) return Status(Code::kInvalidArgument, fmt::format("'{}': bad IDX header", path));
+  if (ndim < 1 || b.size() < 4 + 4 * ndim)
+    return Status(Code::kInvalidArgument, fmt::format("'{}': bad IDX header", path));
   IdxArray out;
   std::size_t total = 1;
   for (std::size_t i = 0; i < ndim; ++i) {
@@ -59,8 +60,8 @@ Result<IdxArray> read_idx(const std::string& path) {
   }
   const std::size_t offset = 4 + 4 * ndim;
   if (b.size() - offset != total) {
-    return Status(Code::kInvalidArgument,
-                  fmt::format("'{}': header says {} bytes of data, file has {}", path, total, b.size() - offset));
+    return Status(Code::kInvalidArgument, fmt::format("'{}': header says {} bytes of data, file has {}", path,
+                                                      total, b.size() - offset));
   }
   out.data.assign(b.begin() + static_cast<std::ptrdiff_t>(offset), b.end());
   return out;

@@ -23,13 +23,15 @@ ImageDecoder::~ImageDecoder() = default;
 
 Status ImageDecoder::check_dimensions(int width, int height) const {
   if (width <= 0 || height <= 0) {
-    return Status(Code::kDecode, fmt::format("image header claims {}x{} pixels (rule: both sides must be > 0)",
-                                             width, height));
+    return Status(
+        Code::kDecode,
+        fmt::format("image header claims {}x{} pixels (rule: both sides must be > 0)", width, height));
   }
   const auto pixels = static_cast<std::uint64_t>(width) * static_cast<std::uint64_t>(height);
   if (pixels > max_pixels_) {
-    return Status(Code::kLimit, fmt::format("image is {}x{} = {} pixels, above the limit of {} (rule: --max-pixels)",
-                                            width, height, pixels, max_pixels_));
+    return Status(Code::kLimit,
+                  fmt::format("image is {}x{} = {} pixels, above the limit of {} (rule: --max-pixels)", width,
+                              height, pixels, max_pixels_));
   }
   return Status::ok();
 }
@@ -42,9 +44,11 @@ Status ImageDecoder::decode(std::span<const std::uint8_t> bytes, int channels, D
     return decode_jpeg(bytes, channels, out);
   }
   static constexpr std::uint8_t kPngMagic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
-  if (bytes.size() >= 8 && std::memcmp(bytes.data(), kPngMagic, 8) == 0) return decode_png(bytes, channels, out);
-  return Status(Code::kDecode, fmt::format("payload of {} bytes is neither JPEG nor PNG (unknown magic bytes)",
-                                           bytes.size()));
+  if (bytes.size() >= 8 && std::memcmp(bytes.data(), kPngMagic, 8) == 0)
+    return decode_png(bytes, channels, out);
+  return Status(
+      Code::kDecode,
+      fmt::format("payload of {} bytes is neither JPEG nor PNG (unknown magic bytes)", bytes.size()));
 }
 
 Status ImageDecoder::decode_jpeg(std::span<const std::uint8_t> bytes, int channels, DecodedImage& out) {
@@ -60,7 +64,8 @@ Status ImageDecoder::decode_jpeg(std::span<const std::uint8_t> bytes, int channe
   out.width = width;
   out.height = height;
   out.channels = channels;
-  out.pixels.resize(static_cast<std::size_t>(width) * static_cast<std::size_t>(height) * static_cast<std::size_t>(channels));
+  out.pixels.resize(static_cast<std::size_t>(width) * static_cast<std::size_t>(height) *
+                    static_cast<std::size_t>(channels));
   const int format = channels == 1 ? TJPF_GRAY : TJPF_RGB;
   if (tjDecompress2(turbo_->handle, data, size, out.pixels.data(), width, 0, height, format, 0) != 0 &&
       tjGetErrorCode(turbo_->handle) == TJERR_FATAL) {
@@ -80,7 +85,8 @@ Status ImageDecoder::decode_png(std::span<const std::uint8_t> bytes, int channel
     png_image* img;
     ~Guard() { png_image_free(img); }
   } guard{&image};
-  if (auto st = check_dimensions(static_cast<int>(image.width), static_cast<int>(image.height)); !st) return st;
+  if (auto st = check_dimensions(static_cast<int>(image.width), static_cast<int>(image.height)); !st)
+    return st;
   image.format = channels == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
   out.width = static_cast<int>(image.width);
   out.height = static_cast<int>(image.height);

@@ -6,11 +6,13 @@
 
 namespace sluice::vision {
 
-Result<std::vector<std::uint8_t>> encode_png(std::span<const std::uint8_t> pixels, int width, int height, int channels) {
+Result<std::vector<std::uint8_t>> encode_png(std::span<const std::uint8_t> pixels, int width, int height,
+                                             int channels) {
   if (width <= 0 || height <= 0 || (channels != 1 && channels != 3) ||
-      pixels.size() != static_cast<std::size_t>(width) * static_cast<std::size_t>(height) * static_cast<std::size_t>(channels)) {
-    return Status(Code::kInvalidArgument, fmt::format("cannot encode {}x{}x{} from {} bytes", width, height, channels,
-                                                      pixels.size()));
+      pixels.size() != static_cast<std::size_t>(width) * static_cast<std::size_t>(height) *
+                           static_cast<std::size_t>(channels)) {
+    return Status(Code::kInvalidArgument, fmt::format("cannot encode {}x{}x{} from {} bytes", width, height,
+                                                      channels, pixels.size()));
   }
   png_image image{};
   image.version = PNG_IMAGE_VERSION;

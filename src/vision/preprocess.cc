@@ -12,9 +12,12 @@ namespace {
 
 const char* color_name(ColorOrder c) {
   switch (c) {
-    case ColorOrder::kRgb: return "rgb";
-    case ColorOrder::kBgr: return "bgr";
-    case ColorOrder::kGray: return "gray";
+    case ColorOrder::kRgb:
+      return "rgb";
+    case ColorOrder::kBgr:
+      return "bgr";
+    case ColorOrder::kGray:
+      return "gray";
   }
   return "?";
 }
@@ -22,14 +25,18 @@ const char* color_name(ColorOrder c) {
 // The size after the resize step, before cropping.
 cv::Size resized_size(const PreprocessSpec& spec, int width, int height) {
   switch (spec.resize) {
-    case ResizeMode::kNone: return {width, height};
-    case ResizeMode::kStretch: return {spec.resize_width, spec.resize_height};
+    case ResizeMode::kNone:
+      return {width, height};
+    case ResizeMode::kStretch:
+      return {spec.resize_width, spec.resize_height};
     case ResizeMode::kShorterSide:
       // torchvision: the shorter side becomes `size`, the longer one int(size * long / short).
       if (width <= height) {
-        return {spec.resize_shorter, static_cast<int>(static_cast<long long>(spec.resize_shorter) * height / width)};
+        return {spec.resize_shorter,
+                static_cast<int>(static_cast<long long>(spec.resize_shorter) * height / width)};
       }
-      return {static_cast<int>(static_cast<long long>(spec.resize_shorter) * width / height), spec.resize_shorter};
+      return {static_cast<int>(static_cast<long long>(spec.resize_shorter) * width / height),
+              spec.resize_shorter};
   }
   return {width, height};
 }
@@ -40,9 +47,10 @@ std::string PreprocessSpec::describe() const {
   std::string resize_text = "none";
   if (resize == ResizeMode::kShorterSide) resize_text = fmt::format("shorter side {}", resize_shorter);
   if (resize == ResizeMode::kStretch) resize_text = fmt::format("stretch {}x{}", resize_width, resize_height);
-  return fmt::format("color={} resize={} crop={}x{} scale={:.6g} mean=[{:.4g},{:.4g},{:.4g}] std=[{:.4g},{:.4g},{:.4g}]",
-                     color_name(color), resize_text, crop_width, crop_height, scale, mean[0], mean[1], mean[2],
-                     std[0], std[1], std[2]);
+  return fmt::format(
+      "color={} resize={} crop={}x{} scale={:.6g} mean=[{:.4g},{:.4g},{:.4g}] std=[{:.4g},{:.4g},{:.4g}]",
+      color_name(color), resize_text, crop_width, crop_height, scale, mean[0], mean[1], mean[2], std[0],
+      std[1], std[2]);
 }
 
 PreprocessSpec imagenet_preset() {
@@ -60,7 +68,8 @@ PreprocessSpec imagenet_preset() {
 Result<PreprocessSpec> preprocess_preset(std::string_view name) {
   if (name == "imagenet") return imagenet_preset();
   if (name == "none") return PreprocessSpec{};
-  return Status(Code::kInvalidArgument, fmt::format("unknown preprocess preset '{}' (known: imagenet, none)", name));
+  return Status(Code::kInvalidArgument,
+                fmt::format("unknown preprocess preset '{}' (known: imagenet, none)", name));
 }
 
 Result<ColorOrder> parse_color(std::string_view text) {
@@ -74,7 +83,8 @@ Result<ResizeMode> parse_resize(std::string_view text) {
   if (text == "none") return ResizeMode::kNone;
   if (text == "shorter_side" || text == "shorter-side") return ResizeMode::kShorterSide;
   if (text == "stretch") return ResizeMode::kStretch;
-  return Status(Code::kInvalidArgument, fmt::format("unknown resize '{}' (known: none, shorter_side, stretch)", text));
+  return Status(Code::kInvalidArgument,
+                fmt::format("unknown resize '{}' (known: none, shorter_side, stretch)", text));
 }
 
 Preprocessor::Preprocessor(PreprocessSpec spec, int channels, int height, int width)
@@ -102,24 +112,28 @@ Result<Preprocessor> Preprocessor::create(const PreprocessSpec& spec, int channe
     return Status(Code::kInvalidArgument, "resize stretch needs a positive width and height (resize_to)");
   }
   if (spec.crop_width > 0 && (spec.crop_width != width || spec.crop_height != height)) {
-    return Status(Code::kInvalidArgument, fmt::format("center crop {}x{} does not match the model input {}x{}",
-                                                      spec.crop_width, spec.crop_height, width, height));
+    return Status(Code::kInvalidArgument,
+                  fmt::format("center crop {}x{} does not match the model input {}x{}", spec.crop_width,
+                              spec.crop_height, width, height));
   }
   if (spec.crop_width == 0 && spec.resize == ResizeMode::kStretch &&
       (spec.resize_width != width || spec.resize_height != height)) {
-    return Status(Code::kInvalidArgument, fmt::format("resize {}x{} without a crop does not match the model input {}x{}",
-                                                      spec.resize_width, spec.resize_height, width, height));
+    return Status(Code::kInvalidArgument,
+                  fmt::format("resize {}x{} without a crop does not match the model input {}x{}",
+                              spec.resize_width, spec.resize_height, width, height));
   }
   return Preprocessor(spec, channels, height, width);
 }
 
 std::size_t Preprocessor::tensor_elements() const {
-  return static_cast<std::size_t>(channels_) * static_cast<std::size_t>(height_) * static_cast<std::size_t>(width_);
+  return static_cast<std::size_t>(channels_) * static_cast<std::size_t>(height_) *
+         static_cast<std::size_t>(width_);
 }
 
 Status Preprocessor::run(const DecodedImage& image, std::span<float> out) const {
   if (image.channels != channels_) {
-    return Status(Code::kInternal, fmt::format("image has {} channels, expected {}", image.channels, channels_));
+    return Status(Code::kInternal,
+                  fmt::format("image has {} channels, expected {}", image.channels, channels_));
   }
   if (out.size() < tensor_elements()) return Status(Code::kInternal, "tensor slot too small");
   const int type = channels_ == 1 ? CV_8UC1 : CV_8UC3;

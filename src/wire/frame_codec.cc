@@ -20,7 +20,8 @@ std::int32_t read_be32(const std::uint8_t* p) {
 
 }  // namespace
 
-Result<std::array<std::uint8_t, kHeaderBytes>> encode_header(std::string_view name, std::size_t payload_bytes) {
+Result<std::array<std::uint8_t, kHeaderBytes>> encode_header(std::string_view name,
+                                                             std::size_t payload_bytes) {
   if (name.size() > kNameBytes) {
     return Status(Code::kInvalidArgument,
                   fmt::format("name '{}' is {} bytes; the wire format allows at most {}", name, name.size(),
@@ -40,7 +41,8 @@ Result<std::array<std::uint8_t, kHeaderBytes>> encode_header(std::string_view na
   return header;
 }
 
-Status append_record(std::string_view name, std::span<const std::uint8_t> payload, std::vector<std::uint8_t>& out) {
+Status append_record(std::string_view name, std::span<const std::uint8_t> payload,
+                     std::vector<std::uint8_t>& out) {
   auto header = encode_header(name, payload.size());
   if (!header) return header.status();
   out.insert(out.end(), header->begin(), header->end());
@@ -48,7 +50,9 @@ Status append_record(std::string_view name, std::span<const std::uint8_t> payloa
   return Status::ok();
 }
 
-std::array<std::uint8_t, kHeaderBytes> end_of_stream_record() { return {}; }
+std::array<std::uint8_t, kHeaderBytes> end_of_stream_record() {
+  return {};
+}
 
 std::string decode_name(std::span<const std::uint8_t, kNameBytes> field) {
   std::size_t end = field.size();
@@ -71,7 +75,8 @@ Result<DecodeEvent> FrameDecoder::next(std::span<const std::uint8_t>& input, Wir
       const std::int32_t length = read_be32(header_.data() + kNameBytes);
       if (length < 0) {
         finished_ = true;
-        return Status(Code::kFraming, fmt::format("length {} is negative (rule: a frame length must be >= 0)", length));
+        return Status(Code::kFraming,
+                      fmt::format("length {} is negative (rule: a frame length must be >= 0)", length));
       }
       if (static_cast<std::size_t>(length) > max_frame_bytes_) {
         finished_ = true;
@@ -91,7 +96,8 @@ Result<DecodeEvent> FrameDecoder::next(std::span<const std::uint8_t>& input, Wir
       continue;
     }
     const std::size_t take = std::min(payload_expected_ - pending_.payload.size(), input.size());
-    pending_.payload.insert(pending_.payload.end(), input.begin(), input.begin() + static_cast<std::ptrdiff_t>(take));
+    pending_.payload.insert(pending_.payload.end(), input.begin(),
+                            input.begin() + static_cast<std::ptrdiff_t>(take));
     input = input.subspan(take);
     if (pending_.payload.size() == payload_expected_) {
       in_payload_ = false;

@@ -26,10 +26,12 @@ struct WireRecord {
 
 /// Builds the 32-byte header for a record. Fails when `name` is longer than 28 bytes or the
 /// payload does not fit a signed 32-bit length.
-Result<std::array<std::uint8_t, kHeaderBytes>> encode_header(std::string_view name, std::size_t payload_bytes);
+Result<std::array<std::uint8_t, kHeaderBytes>> encode_header(std::string_view name,
+                                                             std::size_t payload_bytes);
 
 /// Appends one whole record (header and payload) to `out`.
-Status append_record(std::string_view name, std::span<const std::uint8_t> payload, std::vector<std::uint8_t>& out);
+Status append_record(std::string_view name, std::span<const std::uint8_t> payload,
+                     std::vector<std::uint8_t>& out);
 
 /// The end-of-stream record: an all-NUL name and length 0.
 std::array<std::uint8_t, kHeaderBytes> end_of_stream_record();

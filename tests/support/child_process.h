@@ -1,0 +1,43 @@
+// ChildProcess: a real subprocess for end-to-end tests, killed if the test forgets it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sluice::test {
+
+class ChildProcess {
+ public:
+  /// Starts `argv` with stdout and stderr redirected to files ("" = /dev/null).
+  static ChildProcess spawn(const std::vector<std::string>& argv, const std::string& stdout_path,
+                            const std::string& stderr_path);
+  ChildProcess(ChildProcess&& other) noexcept : pid_(other.pid_) { other.pid_ = -1; }
+  ChildProcess& operator=(ChildProcess&&) = delete;
+  ~ChildProcess();
+
+  void signal(int sig) const;
+  /// The exit status (or 128+signal) once it exits, or nullopt after `timeout`.
+  std::optional<int> wait(std::chrono::milliseconds timeout);
+  bool running() const { return pid_ > 0; }
+
+ private:
+  explicit ChildProcess(pid_t pid) : pid_(pid) {}
+  pid_t pid_ = -1;
+};
+
+/// A loopback port that was free a moment ago.
+std::uint16_t free_port();
+/// Polls until something accepts on 127.0.0.1:port, or the timeout passes.
+bool wait_for_port(std::uint16_t port, std::chrono::milliseconds timeout);
+/// The lines of a file (empty when it does not exist).
+std::vector<std::string> read_lines(const std::string& path);
+std::string read_file(const std::string& path);
+/// Polls until the file has at least `n` lines; returns the final count.
+std::size_t wait_for_lines(const std::string& path, std::size_t n, std::chrono::milliseconds timeout);
+
+}  // namespace sluice::test
