@@ -44,6 +44,9 @@ struct Frame {
   std::string name;  // as received: raw bytes, not trusted to be UTF-8
   Payload payload;
   Clock::time_point arrival{};
+  /// Source-defined: what the source needs to acknowledge the frame once its result line is
+  /// written (a WAL position, a Redis entry id, a producer's sequence). 0 when unused.
+  std::uint64_t token = 0;
 };
 
 }  // namespace sluice

@@ -116,6 +116,9 @@ bool Executor::process(const Task& task) {
     services_.metrics.sink_errors += count;
     spdlog::error("executor {}: {} result lines could not be written: {}", id_, count, st.to_string());
   }
+  if (services_.frames_done) {
+    services_.frames_done(block.source, std::span<const Frame>(block.frames).subspan(task.begin, count));
+  }
   services_.metrics.frames_failed += failed;
   services_.metrics.frames_succeeded += count - failed;
   batch.failed += failed;

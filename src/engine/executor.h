@@ -28,6 +28,8 @@ struct ExecutorServices {
   sink::Sink& sink;
   MemoryBudget& budget;
   observe::PipelineMetrics& metrics;
+  /// Told which frames of which source have their result lines written (for acknowledgements).
+  std::function<void(std::size_t source, std::span<const Frame> frames)> frames_done;
 };
 
 class Executor {

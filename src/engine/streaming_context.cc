@@ -32,35 +32,50 @@ Status EngineConfig::validate() const {
 // The FrameSink each source stores into: budget first (backpressure), then its block generator.
 class StreamingContext::Receiver final : public source::FrameSink {
  public:
-  Receiver(StreamingContext& ctx, BlockGenerator& generator, std::string source_name)
-      : ctx_(ctx), generator_(generator), source_name_(std::move(source_name)) {}
+  Receiver(StreamingContext& ctx, BlockGenerator& generator, observe::SourceStats& stats)
+      : ctx_(ctx), generator_(generator), stats_(stats) {}
 
   Status store(Frame frame) override {
     const std::size_t bytes = frame.payload.size();
     if (!ctx_.budget_.acquire(bytes)) return Status(Code::kClosed, "the pipeline is stopping");
     ctx_.metrics_.frames_received.fetch_add(1, std::memory_order_relaxed);
     ctx_.metrics_.bytes_received.fetch_add(bytes, std::memory_order_relaxed);
+    stats_.frames.fetch_add(1, std::memory_order_relaxed);
+    stats_.bytes.fetch_add(bytes, std::memory_order_relaxed);
     generator_.append(std::move(frame));
     return Status::ok();
   }
 
   std::uint64_t open_stream(std::string_view peer) override {
     ++ctx_.metrics_.streams_opened;
+    ++stats_.streams_open;
     const std::uint64_t id = ctx_.next_stream_++;
-    spdlog::debug("{}: stream {} from {}", source_name_, id, peer);
+    spdlog::debug("{}: stream {} from {}", stats_.name(), id, peer);
     return id;
   }
 
   void close_stream(std::uint64_t, const Status& why) override {
+    --stats_.streams_open;
     if (why.is_ok() || why.code() == Code::kClosed) return;
     ++ctx_.metrics_.streams_failed;
+    ++stats_.errors;
+    stats_.set_last_error(why.to_string());
     ctx_.metrics_.count_failure(code_name(why.code()));
   }
+
+  void report_error(const Status& error) override {
+    ++stats_.errors;
+    stats_.set_last_error(error.to_string());
+    ctx_.metrics_.count_failure(code_name(error.code()));
+    spdlog::warn("{}: {}", stats_.name(), error.to_string());
+  }
+
+  observe::SourceStats& stats() override { return stats_; }
 
  private:
   StreamingContext& ctx_;
   BlockGenerator& generator_;
-  std::string source_name_;
+  observe::SourceStats& stats_;
 };
 
 StreamingContext::StreamingContext(EngineConfig config, const model::ModelBundle& bundle, sink::Sink& sink)
@@ -88,7 +103,10 @@ Status StreamingContext::start() {
     return Status(Code::kInvalidArgument, "no source: give --listen HOST:PORT or --connect HOST:PORT");
   const ExecutorOptions options{config_.cores, config_.max_batch, config_.top_k, config_.max_pixels};
   for (int i = 0; i < config_.executors; ++i) {
-    auto executor = Executor::create(i, bundle_, options, ExecutorServices{sink_, budget_, metrics_});
+    auto done = [this](std::size_t source, std::span<const Frame> frames) {
+      sources_[source]->on_frames_done(frames);
+    };
+    auto executor = Executor::create(i, bundle_, options, ExecutorServices{sink_, budget_, metrics_, done});
     if (!executor) return executor.status();
     executors_.push_back(std::move(*executor));
   }
@@ -109,7 +127,8 @@ Status StreamingContext::start() {
   for (std::size_t i = 0; i < sources_.size(); ++i) {
     generators_.push_back(std::make_unique<BlockGenerator>(i));
     generator_ptrs.push_back(generators_.back().get());
-    receivers_.push_back(std::make_unique<Receiver>(*this, *generators_.back(), sources_[i]->name()));
+    source_stats_.push_back(std::make_unique<observe::SourceStats>(sources_[i]->name()));
+    receivers_.push_back(std::make_unique<Receiver>(*this, *generators_.back(), *source_stats_.back()));
   }
   for (auto& executor : executors_) {
     executor_threads_.emplace_back([this, &executor] { executor_loop(*executor); });
@@ -121,8 +140,11 @@ Status StreamingContext::start() {
   started_ = true;
   for (std::size_t i = 0; i < sources_.size(); ++i) {
     if (auto st = sources_[i]->start(*receivers_[i]); !st) {
+      source_stats_[i]->set_state(observe::SourceState::kFailed);
+      source_stats_[i]->set_last_error(st.to_string());
       return Status(st.code(), fmt::format("{}: {}", sources_[i]->name(), st.message()));
     }
+    source_stats_[i]->set_state(observe::SourceState::kRunning);
   }
   return Status::ok();
 }
@@ -132,7 +154,10 @@ void StreamingContext::stop() {
   if (stopped_) return;
   stopped_ = true;
   // Order matters: no new frames, then a last batch with every accepted frame, then drain.
-  for (auto& source : sources_) source->stop();
+  for (std::size_t i = 0; i < sources_.size(); ++i) {
+    sources_[i]->stop();
+    if (i < source_stats_.size()) source_stats_[i]->set_state(observe::SourceState::kStopped);
+  }
   if (scheduler_) scheduler_->stop();
   tasks_.close();
   for (auto& t : executor_threads_) t.join();

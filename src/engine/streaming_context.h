@@ -59,6 +59,12 @@ class StreamingContext {
   observe::PipelineMetrics& metrics() { return metrics_; }
   const EngineConfig& config() const { return config_; }
   source::Source& source(std::size_t i) { return *sources_[i]; }
+  std::size_t source_count() const { return sources_.size(); }
+  /// Per-source counters and state; valid after start().
+  const observe::SourceStats& source_stats(std::size_t i) const { return *source_stats_[i]; }
+  const model::ModelBundle& bundle() const { return bundle_; }
+  std::size_t store_bytes() const { return store_.bytes(); }
+  std::size_t store_blocks() const { return store_.blocks(); }
   std::size_t queued_tasks() const { return tasks_.size(); }
   std::size_t budget_held() const { return budget_.held(); }
   /// The first executor's model description, for logs.
@@ -79,6 +85,7 @@ class StreamingContext {
   TaskQueue<Task> tasks_;
   std::vector<std::unique_ptr<source::Source>> sources_;
   std::vector<std::unique_ptr<BlockGenerator>> generators_;
+  std::vector<std::unique_ptr<observe::SourceStats>> source_stats_;
   std::vector<std::unique_ptr<Receiver>> receivers_;
   std::vector<BatchListener*> listeners_;
   std::vector<std::unique_ptr<Executor>> executors_;

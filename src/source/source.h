@@ -5,6 +5,9 @@
 #include <string>
 #include <string_view>
 
+#include <span>
+
+#include "observe/source_stats.h"
 #include "sluice/frame.h"
 #include "sluice/status.h"
 
@@ -22,6 +25,11 @@ class FrameSink {
   virtual std::uint64_t open_stream(std::string_view peer) = 0;
   /// A stream ended: `why` is ok for a clean end, else the counted reason.
   virtual void close_stream(std::uint64_t stream, const Status& why) = 0;
+  /// Counts an error that involves no single frame (a failed connect, a plugin's report), keeps
+  /// it as the source's last error, and logs it.
+  virtual void report_error(const Status& error) = 0;
+  /// This source's counters and state, shown in logs, metrics and the dashboard.
+  virtual observe::SourceStats& stats() = 0;
 };
 
 class Source {
@@ -33,6 +41,9 @@ class Source {
   virtual Status start(FrameSink& sink) = 0;
   /// Stops receiving and joins its threads. Frames already stored stay in the pipeline.
   virtual void stop() = 0;
+  /// Called from executor threads once the result lines of `frames` (all stored by this source)
+  /// are written: the place to acknowledge them upstream. Must be thread-safe and quick.
+  virtual void on_frames_done(std::span<const Frame> frames) { (void)frames; }
 };
 
 }  // namespace sluice::source

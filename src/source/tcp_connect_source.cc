@@ -55,15 +55,21 @@ void TcpConnectSource::run() {
   while (!stopping_) {
     auto fd = net::connect_tcp(options_.endpoint, options_.connect_timeout);
     if (!fd) {
-      if (!warned)
+      sink_->stats().set_state(observe::SourceState::kBackoff);
+      ++sink_->stats().errors;
+      sink_->stats().set_last_error(fd.status().to_string());
+      // One log line per outage, not one per retry.
+      if (!warned) {
         spdlog::warn("{}: {}; retrying with backoff up to {} ms", name(), fd.status().message(),
                      options_.max_backoff.count());
+      }
       warned = true;
       if (!sleep_unless_stopped(backoff)) break;
       backoff = std::min(backoff * 2, options_.max_backoff);
       continue;
     }
     warned = false;
+    sink_->stats().set_state(observe::SourceState::kRunning);
     const std::uint64_t stream = sink_->open_stream(options_.endpoint.to_string());
     spdlog::info("{}: connected, stream {}", name(), stream);
     if (read_session(*fd, stream)) backoff = options_.initial_backoff;

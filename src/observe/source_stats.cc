@@ -1,0 +1,31 @@
+#include "observe/source_stats.h"
+
+namespace sluice::observe {
+
+const char* source_state_name(SourceState state) {
+  switch (state) {
+    case SourceState::kStarting:
+      return "starting";
+    case SourceState::kRunning:
+      return "running";
+    case SourceState::kBackoff:
+      return "backoff";
+    case SourceState::kStopped:
+      return "stopped";
+    case SourceState::kFailed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+void SourceStats::set_last_error(std::string text) {
+  std::lock_guard lock(mu_);
+  last_error_ = std::move(text);
+}
+
+std::string SourceStats::last_error() const {
+  std::lock_guard lock(mu_);
+  return last_error_;
+}
+
+}  // namespace sluice::observe
