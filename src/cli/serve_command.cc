@@ -21,6 +21,8 @@ struct ServeOptions {
   std::string output = "-";
   std::string max_frame_bytes = "64MiB";
   std::size_t max_connections = 1024;
+  std::string idle_timeout = "60s";
+  std::string stop_timeout = "30s";
   std::string log_level = "info";
   bool quiet = false;
   ModelOptions model;
@@ -45,6 +47,9 @@ int run_serve(const ServeOptions& opts) {
   if (max_frame == 0 || max_frame > static_cast<std::size_t>(INT32_MAX)) {
     throw std::runtime_error("--max-frame-bytes must be between 1 and 2147483647");
   }
+  const auto idle_timeout = parse_duration(opts.idle_timeout);
+  const auto stop_timeout = parse_duration(opts.stop_timeout);
+  if (idle_timeout.count() <= 0) throw std::runtime_error("--idle-timeout must be positive");
   const auto bundle = opts.model.load();
   auto sink = sink::JsonLinesSink::open(opts.output);
   if (!sink) throw std::runtime_error(sink.status().message());
@@ -52,7 +57,7 @@ int run_serve(const ServeOptions& opts) {
   engine::StreamingContext ctx(config, bundle, **sink);
   for (const auto& text : opts.listen) {
     ctx.add_source(std::make_unique<source::TcpListenSource>(
-        source::TcpListenOptions{endpoint_or_throw(text), max_frame, opts.max_connections}));
+        source::TcpListenOptions{endpoint_or_throw(text), max_frame, opts.max_connections, idle_timeout}));
   }
   for (const auto& text : opts.connect) {
     source::TcpConnectOptions o;
@@ -67,13 +72,17 @@ int run_serve(const ServeOptions& opts) {
   spdlog::info("serving; Ctrl-C or SIGTERM stops after the in-flight batches");
   while (signals.wait_for(std::chrono::milliseconds(1000)) == 0) {
   }
-  spdlog::info("stopping: no new frames; finishing in-flight batches (send the signal again to force)");
+  spdlog::info("stopping: no new frames; finishing in-flight batches within {} ms (send the signal again to force)",
+               stop_timeout.count());
+  const auto deadline = std::chrono::steady_clock::now() + stop_timeout;
   auto stopped = std::async(std::launch::async, [&] { ctx.stop(); });
   while (stopped.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
-    if (signals.wait_for(std::chrono::milliseconds(50)) != 0) {
-      spdlog::error("forced stop: {} accepted frames have no result line", ctx.metrics().in_flight());
+    const bool forced = signals.wait_for(std::chrono::milliseconds(50)) != 0;
+    if (forced || std::chrono::steady_clock::now() >= deadline) {
+      spdlog::error("{}: {} accepted frames have no result line", forced ? "forced stop" : "--stop-timeout expired",
+                    ctx.metrics().in_flight());
       std::fflush(nullptr);
-      std::_Exit(130);
+      std::_Exit(forced ? 130 : 1);
     }
   }
   return 0;
@@ -99,6 +108,12 @@ void register_serve(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--max-connections", opts->max_connections,
                   "Most concurrent producer connections per listener")
+      ->capture_default_str();
+  cmd->add_option("--idle-timeout", opts->idle_timeout,
+                  "Close a connection that completes no frame for this long (also stops slow-loris senders)")
+      ->capture_default_str();
+  cmd->add_option("--stop-timeout", opts->stop_timeout,
+                  "On Ctrl-C/SIGTERM, how long in-flight batches may take before sluice exits anyway")
       ->capture_default_str();
   cmd->add_option("--log-level", opts->log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();

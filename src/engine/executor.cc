@@ -1,5 +1,8 @@
 #include "engine/executor.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -95,10 +98,14 @@ bool Executor::process(const Task& task) {
     if (!frame_status_[i]) {
       failure = &frame_status_[i];
     } else {
-      if (!infer_status) failure = &infer_status;
-      if (infer_status) {
-        const auto row = std::span<const float>(output_).subspan(
-            slot * static_cast<std::size_t>(shape.classes), static_cast<std::size_t>(shape.classes));
+      const auto row = std::span<const float>(output_).subspan(slot * static_cast<std::size_t>(shape.classes),
+                                                               static_cast<std::size_t>(shape.classes));
+      if (!infer_status) {
+        failure = &infer_status;
+      } else if (!std::all_of(row.begin(), row.end(), [](float v) { return std::isfinite(v); })) {
+        frame_status_[i] = Status(Code::kModel, "the model output for this frame contains NaN or infinity");
+        failure = &frame_status_[i];
+      } else {
         model::top_k(row, options_.top_k, bundle_.output_kind, predictions_);
         for (const auto& p : predictions_) {
           record.top.push_back({p.index, bundle_.labels.at(static_cast<std::size_t>(p.index)), p.score});

@@ -61,8 +61,13 @@ void TcpListenSource::stop() {
 
 void TcpListenSource::run() {
   std::array<epoll_event, 64> events{};
+  auto next_idle_check = Clock::now() + std::chrono::seconds(1);
   while (!stopping_) {
-    const int n = epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), -1);
+    const int n = epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), 1000);
+    if (Clock::now() >= next_idle_check) {
+      close_idle_connections();
+      next_idle_check = Clock::now() + std::min<Clock::duration>(options_.idle_timeout / 4, std::chrono::seconds(1));
+    }
     if (n < 0) {
       if (errno == EINTR) continue;
       spdlog::error("{}: epoll_wait failed: {}; the source stops", name(), std::strerror(errno));
@@ -140,6 +145,23 @@ void TcpListenSource::read_connection(int fd) {
       close_connection(fd, conn.reader.status());
       return;
     }
+  }
+}
+
+void TcpListenSource::close_idle_connections() {
+  const auto now = Clock::now();
+  std::vector<int> idle;
+  for (auto& [fd, conn] : connections_) {
+    if (conn->reader.frames() != conn->frames_at_check) {
+      conn->frames_at_check = conn->reader.frames();
+      conn->last_progress = now;
+    } else if (now - conn->last_progress >= options_.idle_timeout) {
+      idle.push_back(fd);
+    }
+  }
+  for (int fd : idle) {
+    close_connection(fd, Status(Code::kLimit, fmt::format("no complete frame for {} ms (rule: --idle-timeout)",
+                                                          options_.idle_timeout.count())));
   }
 }
 

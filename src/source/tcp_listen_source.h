@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <thread>
@@ -17,6 +18,9 @@ struct TcpListenOptions {
   net::Endpoint endpoint;
   std::size_t max_frame_bytes = wire::kDefaultMaxFrameBytes;
   std::size_t max_connections = 1024;
+  /// A connection that completes no frame for this long is closed. Counting whole frames, not
+  /// bytes, also closes slow-loris connections that send a byte now and then.
+  std::chrono::milliseconds idle_timeout{60000};
 };
 
 /// One thread runs an epoll loop over the listening socket and every connection. When the
@@ -38,8 +42,11 @@ class TcpListenSource final : public Source {
     net::Fd fd;
     std::string peer;
     FrameStreamReader reader;
+    std::uint64_t frames_at_check = 0;  // reader.frames() at the last idle check
+    Clock::time_point last_progress = Clock::now();
   };
   void run();
+  void close_idle_connections();
   void accept_all();
   void read_connection(int fd);
   void close_connection(int fd, const Status& why);

@@ -63,7 +63,10 @@ std::string decode_name(std::span<const std::uint8_t, kNameBytes> field) {
 FrameDecoder::FrameDecoder(std::size_t max_frame_bytes) : max_frame_bytes_(max_frame_bytes) {}
 
 Result<DecodeEvent> FrameDecoder::next(std::span<const std::uint8_t>& input, WireRecord& record) {
-  if (finished_) return DecodeEvent::kEndOfStream;
+  if (finished_) {
+    if (!error_.is_ok()) return error_;
+    return DecodeEvent::kEndOfStream;
+  }
   while (!input.empty()) {
     if (!in_payload_) {
       const std::size_t take = std::min(kHeaderBytes - header_fill_, input.size());
@@ -75,14 +78,16 @@ Result<DecodeEvent> FrameDecoder::next(std::span<const std::uint8_t>& input, Wir
       const std::int32_t length = read_be32(header_.data() + kNameBytes);
       if (length < 0) {
         finished_ = true;
-        return Status(Code::kFraming,
-                      fmt::format("length {} is negative (rule: a frame length must be >= 0)", length));
+        return error_ =
+                   Status(Code::kFraming,
+                          fmt::format("length {} is negative (rule: a frame length must be >= 0)", length));
       }
       if (static_cast<std::size_t>(length) > max_frame_bytes_) {
         finished_ = true;
-        return Status(Code::kFraming, fmt::format("length {} exceeds the maximum frame size of {} bytes "
-                                                  "(rule: --max-frame-bytes)",
-                                                  length, max_frame_bytes_));
+        return error_ =
+                   Status(Code::kFraming, fmt::format("length {} exceeds the maximum frame size of {} bytes "
+                                                      "(rule: --max-frame-bytes)",
+                                                      length, max_frame_bytes_));
       }
       pending_.name = decode_name(std::span<const std::uint8_t, kNameBytes>(header_.data(), kNameBytes));
       if (length == 0) {

@@ -65,6 +65,7 @@ class FrameDecoder {
   std::size_t payload_expected_ = 0;
   WireRecord pending_;
   bool finished_ = false;
+  Status error_;  // the framing error that finished the stream, repeated to later calls
 };
 
 /// Strips the trailing NULs and spaces of a raw 28-byte name field.

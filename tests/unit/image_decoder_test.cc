@@ -19,7 +19,9 @@ namespace {
 
 using Bytes = std::vector<std::uint8_t>;
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
 
 // A gray gradient, so a round trip that mixes up pixels shows.
 Bytes gray_gradient(int width, int height) {
@@ -65,8 +67,8 @@ Bytes jpeg_of(const Bytes& pixels, int width, int height, int channels, int qual
   unsigned long size = 0;
   const int format = channels == 1 ? TJPF_GRAY : TJPF_RGB;
   const int subsampling = channels == 1 ? TJSAMP_GRAY : TJSAMP_444;
-  const int rc = tjCompress2(handle.get(), pixels.data(), width, 0, height, format, &raw, &size, subsampling, quality,
-                             TJFLAG_ACCURATEDCT);
+  const int rc = tjCompress2(handle.get(), pixels.data(), width, 0, height, format, &raw, &size, subsampling,
+                             quality, TJFLAG_ACCURATEDCT);
   std::unique_ptr<unsigned char, TjBufferDeleter> buffer(raw);
   EXPECT_EQ(rc, 0) << tjGetErrorStr2(handle.get());
   if (rc != 0) return {};

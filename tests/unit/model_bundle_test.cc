@@ -15,7 +15,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
 
 void write_file(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
@@ -150,21 +152,27 @@ TEST_F(ModelBundleTest, UnknownPreprocessKeyIsQualified) {
 }
 
 TEST_F(ModelBundleTest, UnknownInputAndOutputKeysAreQualified) {
-  auto in = load_bundle(make_bundle("intypo", "model: model.onnx\npreprocess: none\ninput:\n  shap: [1, 2, 3]\n"), {});
+  auto in = load_bundle(
+      make_bundle("intypo", "model: model.onnx\npreprocess: none\ninput:\n  shap: [1, 2, 3]\n"), {});
   ASSERT_FALSE(in.is_ok());
   EXPECT_TRUE(contains(in.status().message(), "input.shap")) << in.status().message();
 
-  auto out = load_bundle(make_bundle("outtypo", "model: model.onnx\npreprocess: none\noutput:\n  knd: logits\n"), {});
+  auto out = load_bundle(
+      make_bundle("outtypo", "model: model.onnx\npreprocess: none\noutput:\n  knd: logits\n"), {});
   ASSERT_FALSE(out.is_ok());
   EXPECT_TRUE(contains(out.status().message(), "output.knd")) << out.status().message();
 }
 
 TEST_F(ModelBundleTest, BadValuesAreErrors) {
-  EXPECT_FALSE(load_bundle(make_bundle("kind", "model: model.onnx\npreprocess: none\noutput:\n  kind: logs\n"), {})
-                   .is_ok());
   EXPECT_FALSE(
-      load_bundle(make_bundle("shape", "model: model.onnx\npreprocess: none\ninput:\n  shape: [28, 28]\n"), {}).is_ok());
-  EXPECT_FALSE(load_bundle(make_bundle("color", "model: model.onnx\npreprocess:\n  color: purple\n"), {}).is_ok());
+      load_bundle(make_bundle("kind", "model: model.onnx\npreprocess: none\noutput:\n  kind: logs\n"), {})
+          .is_ok());
+  EXPECT_FALSE(
+      load_bundle(make_bundle("shape", "model: model.onnx\npreprocess: none\ninput:\n  shape: [28, 28]\n"),
+                  {})
+          .is_ok());
+  EXPECT_FALSE(
+      load_bundle(make_bundle("color", "model: model.onnx\npreprocess:\n  color: purple\n"), {}).is_ok());
   EXPECT_FALSE(load_bundle(make_bundle("preset", "model: model.onnx\npreprocess: fancy\n"), {}).is_ok());
   EXPECT_FALSE(
       load_bundle(make_bundle("mean", "model: model.onnx\npreprocess:\n  mean: [1, 2, 3, 4]\n"), {}).is_ok());
@@ -190,7 +198,8 @@ TEST_F(ModelBundleTest, MissingModelFileIsAnError) {
 }
 
 TEST_F(ModelBundleTest, MissingLabelsFileIsAnError) {
-  auto bundle = load_bundle(make_bundle("nolabels", "model: model.onnx\nlabels: missing.txt\npreprocess: none\n"), {});
+  auto bundle =
+      load_bundle(make_bundle("nolabels", "model: model.onnx\nlabels: missing.txt\npreprocess: none\n"), {});
   ASSERT_FALSE(bundle.is_ok());
   EXPECT_TRUE(contains(bundle.status().message(), "missing.txt")) << bundle.status().message();
 }

@@ -12,14 +12,17 @@
 namespace sluice::vision {
 namespace {
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
 
 DecodedImage flat_image(int width, int height, int channels, std::vector<std::uint8_t> value) {
   DecodedImage image;
   image.width = width;
   image.height = height;
   image.channels = channels;
-  for (int i = 0; i < width * height; ++i) image.pixels.insert(image.pixels.end(), value.begin(), value.end());
+  for (int i = 0; i < width * height; ++i)
+    image.pixels.insert(image.pixels.end(), value.begin(), value.end());
   return image;
 }
 

@@ -83,7 +83,8 @@ TEST(TopKTest, SoftmaxOverAllClassesSumsToOne) {
   double denominator = 0.0;
   for (float v : row) denominator += std::exp(static_cast<double>(v));
   for (const auto& p : out) {
-    EXPECT_NEAR(p.score, std::exp(static_cast<double>(row[static_cast<std::size_t>(p.index)])) / denominator, 1e-6);
+    EXPECT_NEAR(p.score, std::exp(static_cast<double>(row[static_cast<std::size_t>(p.index)])) / denominator,
+                1e-6);
   }
 }
 
