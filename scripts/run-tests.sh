@@ -29,4 +29,7 @@ if [ "${SLUICE_SKIP_SANITIZERS:-0}" != 1 ]; then
   cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_WERROR=ON -DSLUICE_SANITIZE=thread >/dev/null
   cmake --build build-tsan -j"$jobs" --target sluice_engine_tests sluice
   (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -L engine --timeout 900)
+
+  echo "== libFuzzer: each target for 60 s"
+  bash scripts/run-fuzz.sh 60
 fi

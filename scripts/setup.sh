@@ -20,6 +20,8 @@ packages=(
   libturbojpeg0-dev libpng-dev zlib1g-dev libopencv-core-dev libopencv-imgproc-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
   python3 python3-numpy python3-torch dataset-fashion-mnist
+  libcpp-httplib-dev libtomlplusplus-dev
+  prometheus chromium  # tests: promtool checks /metrics; headless Chromium opens the dashboard
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -53,6 +55,20 @@ else
   ln -sf libonnxruntime.so "$ort_root/lib/libonnxruntime.so.1"
   log "ONNX Runtime: installed in $ort_root"
 fi
+
+# 2b. npm packages: uPlot, which the build embeds into the dashboard, and playwright-core for the
+# dashboard test. `npm ci` installs exactly the lock file; it is skipped while node_modules matches it.
+for dir in web tests/dashboard; do
+  stamp="$dir/node_modules/.sluice-lock.sha256"
+  want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    log "npm packages of $dir: current"
+  else
+    log "npm packages of $dir: npm ci"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" > "$stamp"
+  fi
+done
 
 # 3. Build (release, warnings as errors).
 build_dir=${SLUICE_BUILD_DIR:-build}

@@ -47,6 +47,8 @@ struct Frame {
   /// Source-defined: what the source needs to acknowledge the frame once its result line is
   /// written (a WAL position, a Redis entry id, a producer's sequence). 0 when unused.
   std::uint64_t token = 0;
+  /// Position of the frame in the write-ahead log; 0 when it is not logged (yet).
+  std::uint64_t wal_lsn = 0;
 };
 
 }  // namespace sluice

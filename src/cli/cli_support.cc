@@ -124,10 +124,10 @@ model::ModelBundle ModelOptions::load() const {
 
 void EngineOptions::add_to(CLI::App& app) {
   app.add_option("--batch-interval", batch_interval,
-                 "Batch interval: a batch is cut this often (Spark's batchDuration)")
+                 "Batch interval: a batch is cut this often (Spark's batchDuration); ms, s or min")
       ->capture_default_str();
   app.add_option("--block-interval", block_interval,
-                 "Block interval: received frames are cut into blocks (partitions) this often")
+                 "Block interval: received frames are cut into blocks (partitions) this often; ms, s or min")
       ->capture_default_str();
   app.add_option("--executors", executors,
                  "Executors, each with its own model session (default: derived from the cores)");
@@ -135,12 +135,24 @@ void EngineOptions::add_to(CLI::App& app) {
   app.add_option("--max-batch", max_batch, "Most frames sent to the model in one call")
       ->capture_default_str();
   app.add_option("--top-k", top_k, "Predictions per result line")->capture_default_str();
-  app.add_option(
-         "--memory-budget", memory_budget,
-         "Most payload bytes held between receipt and result; past it, sources stop reading (backpressure)")
+  app.add_option("--memory-budget", memory_budget,
+                 "Bound on resident memory (KiB/MiB/GiB). Half of what is left after the models load holds frames "
+                 "in flight; past it, sources stop reading their sockets and TCP pushes back on producers")
       ->capture_default_str();
   app.add_option("--max-pixels", max_pixels, "Largest image accepted, in pixels, checked before decoding")
       ->capture_default_str();
+  app.add_flag("--backpressure", backpressure,
+               "Rate controller (Spark's spark.streaming.backpressure.enabled): a PID estimator per source sets the "
+               "records/s it may store, from each batch's processing rate and scheduling delay");
+  app.add_option("--initial-rate", initial_rate,
+                 "With --backpressure: records/s per source until the first estimate (0 = unlimited)")
+      ->capture_default_str();
+  app.add_option("--max-rate", max_rate, "Records/s per source, always enforced (0 = unlimited)")->capture_default_str();
+  app.add_option("--min-rate", pid.min_rate, "Lowest rate the PID estimator sets, records/s")->capture_default_str();
+  app.add_option("--pid-proportional", pid.proportional, "PID proportional gain")->capture_default_str();
+  app.add_option("--pid-integral", pid.integral, "PID integral gain (weighs the scheduling-delay backlog)")
+      ->capture_default_str();
+  app.add_option("--pid-derivative", pid.derivative, "PID derivative gain")->capture_default_str();
 }
 
 engine::EngineConfig EngineOptions::resolve() const {
@@ -156,6 +168,10 @@ engine::EngineConfig EngineOptions::resolve() const {
   config.top_k = top_k;
   config.memory_budget = parse_bytes(memory_budget);
   config.max_pixels = max_pixels;
+  config.backpressure = backpressure;
+  config.initial_rate = initial_rate;
+  config.max_rate = max_rate;
+  config.pid = pid;
   if (auto st = config.validate(); !st) throw std::runtime_error(st.message());
   return config;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -47,6 +48,10 @@ struct EngineOptions {
   int top_k = 5;
   std::string memory_budget = "512MiB";
   std::uint64_t max_pixels = 64ull << 20;
+  bool backpressure = false;
+  double initial_rate = 0.0;
+  double max_rate = 0.0;
+  engine::PidSettings pid;
   void add_to(CLI::App& app);
   engine::EngineConfig resolve() const;  // throws std::runtime_error on a bad value
 };
@@ -55,5 +60,8 @@ void register_serve(CLI::App& app);
 void register_send(CLI::App& app);
 void register_demo(CLI::App& app);
 void register_bench(CLI::App& app);
+/// `sluice config --print`. Register it last: it builds a second app with `add_commands` (the
+/// function that registers every command, itself included) and adds --config to the commands.
+void register_config(CLI::App& app, const std::function<void(CLI::App&)>& add_commands);
 
 }  // namespace sluice::cli

@@ -167,11 +167,11 @@ void register_demo(CLI::App& app) {
   cmd->add_option("--images", opts->images, "IDX image file to stream")->capture_default_str();
   cmd->add_option("--truth", opts->truth, "IDX label file with the true class of each image")
       ->capture_default_str();
-  cmd->add_option("--connections", opts->connections, "Producer connections")->capture_default_str();
+  cmd->add_option("--connections", opts->connections, "Producer TCP connections over loopback")->capture_default_str();
   cmd->add_option("--repeat", opts->repeat, "Stream the set this many times (for a longer measurement)")
       ->capture_default_str();
   cmd->add_option("--limit", opts->limit, "Stream only the first N images (0 = all)")->capture_default_str();
-  cmd->add_option("--output,-o", opts->output, "Also write the result lines to this file");
+  cmd->add_option("--output,-o", opts->output, "Also write the result lines to this file (default: none)");
   cmd->add_option("--log-level", opts->log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
   opts->model.add_to(*cmd, /*model_required=*/false);

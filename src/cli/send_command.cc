@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "cli/cli_support.h"
+#include "producer/acked_sender.h"
 #include "producer/frame_sender.h"
 
 namespace sluice::cli {
@@ -16,6 +17,8 @@ struct SendCliOptions {
   std::string listen;
   producer::SendOptions send;
   std::size_t limit = 0;
+  bool ack = false;
+  std::string give_up_after = "120s";
 };
 
 int run_send(const SendCliOptions& opts) {
@@ -23,6 +26,10 @@ int run_send(const SendCliOptions& opts) {
     throw std::runtime_error(
         "give exactly one of --to HOST:PORT (connect to a pipeline) or --listen HOST:PORT "
         "(serve a pipeline started with --connect)");
+  }
+  if (opts.ack && !opts.listen.empty()) {
+    throw std::runtime_error(
+        "--ack works with --to only: acknowledgements flow back on connections the producer opens");
   }
   if (opts.send.connections < 1 || opts.send.repeat < 1 || opts.send.rate < 0) {
     throw std::runtime_error(
@@ -37,7 +44,12 @@ int run_send(const SendCliOptions& opts) {
   if (!opts.to.empty()) {
     auto ep = net::parse_endpoint(opts.to);
     if (!ep) throw std::runtime_error(ep.status().message());
-    summary = producer::send_frames(*set, *ep, opts.send, progress);
+    if (opts.ack) {
+      summary = producer::send_frames_acked(*set, *ep, {opts.send, 4096, parse_duration(opts.give_up_after)},
+                                            progress);
+    } else {
+      summary = producer::send_frames(*set, *ep, opts.send, progress);
+    }
   } else {
     auto ep = net::parse_endpoint(opts.listen);
     if (!ep) throw std::runtime_error(ep.status().message());
@@ -68,7 +80,7 @@ void register_send(CLI::App& app) {
                   "Image files (.jpg/.png), directories of them, or an IDX image file (sent as PNG frames "
                   "named by index)")
       ->required();
-  cmd->add_option("--to", opts->to, "Connect to a pipeline listening on HOST:PORT");
+  cmd->add_option("--to", opts->to, "Connect to a pipeline listening on HOST:PORT (give --to or --listen)");
   cmd->add_option("--listen", opts->listen,
                   "Serve the frames on HOST:PORT to pipelines started with --connect");
   cmd->add_option("--rate", opts->send.rate,
@@ -78,6 +90,13 @@ void register_send(CLI::App& app) {
                   "Parallel connections (with --listen: clients to serve before exiting)")
       ->capture_default_str();
   cmd->add_option("--repeat", opts->send.repeat, "Send the whole set this many times")->capture_default_str();
+  cmd->add_flag(
+      "--ack", opts->ack,
+      "At-least-once delivery (with --to): ask the server for acknowledgements, keep frames until they "
+      "are acknowledged, and re-send them after a reconnect");
+  cmd->add_option("--give-up-after", opts->give_up_after,
+                  "With --ack: fail when a connection makes no progress for this long")
+      ->capture_default_str();
   cmd->add_option("--limit", opts->limit, "Send at most this many distinct frames (0 = all)")
       ->capture_default_str();
   cmd->callback([opts] {

@@ -4,11 +4,21 @@
 #include <memory>
 #include <thread>
 
+#include <unistd.h>
+
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "cli/cli_support.h"
+#include "cli/progress_reporter.h"
+#include "http/http_server.h"
+#include "observe/batch_history.h"
+#include "observe/pipeline_status.h"
+#include "observe/result_observer.h"
 #include "engine/streaming_context.h"
 #include "sink/json_lines_sink.h"
+#include "store/write_ahead_log.h"
+#include "source/source_factory.h"
 #include "source/tcp_connect_source.h"
 #include "source/tcp_listen_source.h"
 
@@ -18,13 +28,21 @@ namespace {
 struct ServeOptions {
   std::vector<std::string> listen;
   std::vector<std::string> connect;
+  std::vector<std::string> sources;  // --source KIND:TARGET?key=value&...
   std::string output = "-";
   std::string max_frame_bytes = "64MiB";
   std::size_t max_connections = 1024;
   std::string idle_timeout = "60s";
   std::string stop_timeout = "30s";
+  std::string wal_dir;
+  std::string wal_fsync = "always";
+  std::string wal_fsync_interval = "100ms";
+  std::string wal_segment_bytes = "64MiB";
+  bool append = false;
+  bool dedup = false;
   std::string log_level = "info";
   bool quiet = false;
+  std::string http;  // empty: no HTTP endpoint
   ModelOptions model;
   EngineOptions engine;
 };
@@ -38,9 +56,13 @@ net::Endpoint endpoint_or_throw(const std::string& text) {
 int run_serve(const ServeOptions& opts) {
   SignalWaiter signals;
   setup_logging(opts.log_level, opts.quiet);
-  if (opts.listen.empty() && opts.connect.empty()) {
+  // On a terminal, the log scrolls above one live status line. Installed before any thread logs.
+  std::shared_ptr<StatusLineSink> status_line;
+  if (!opts.quiet && isatty(STDERR_FILENO)) status_line = install_status_line_sink();
+  if (opts.listen.empty() && opts.connect.empty() && opts.sources.empty()) {
     throw std::runtime_error(
-        "no source: give --listen HOST:PORT (producers connect to us) or --connect HOST:PORT");
+        "no source: give --listen HOST:PORT (producers connect to us), --connect HOST:PORT or --source "
+        "KIND:TARGET");
   }
   const auto config = opts.engine.resolve();
   const std::size_t max_frame = parse_bytes(opts.max_frame_bytes);
@@ -51,10 +73,25 @@ int run_serve(const ServeOptions& opts) {
   const auto stop_timeout = parse_duration(opts.stop_timeout);
   if (idle_timeout.count() <= 0) throw std::runtime_error("--idle-timeout must be positive");
   const auto bundle = opts.model.load();
-  auto sink = sink::JsonLinesSink::open(opts.output);
+  std::unique_ptr<store::WriteAheadLog> wal;
+  if (!opts.wal_dir.empty()) {
+    auto policy = store::parse_fsync_policy(opts.wal_fsync);
+    if (!policy) throw std::runtime_error(policy.status().message());
+    auto opened = store::WriteAheadLog::open(
+        {opts.wal_dir, *policy, parse_duration(opts.wal_fsync_interval), parse_bytes(opts.wal_segment_bytes)});
+    if (!opened) throw std::runtime_error(opened.status().message());
+    wal = std::move(*opened);
+  }
+  // With a WAL the output is appended to: a restart adds the results of the replayed frames.
+  auto sink = sink::JsonLinesSink::open(opts.output, {opts.append || wal != nullptr, opts.dedup});
   if (!sink) throw std::runtime_error(sink.status().message());
 
-  engine::StreamingContext ctx(config, bundle, **sink);
+  // Every result line passes the observer on its way to the output (latency, errors, labels).
+  observe::ResultObserver observed(**sink);
+  observe::BatchHistory batches;
+  engine::StreamingContext ctx(config, bundle, observed);
+  ctx.add_listener(&batches);
+  if (wal) ctx.set_write_ahead_log(wal.get(), opts.wal_dir);
   for (const auto& text : opts.listen) {
     ctx.add_source(std::make_unique<source::TcpListenSource>(
         source::TcpListenOptions{endpoint_or_throw(text), max_frame, opts.max_connections, idle_timeout}));
@@ -65,9 +102,39 @@ int run_serve(const ServeOptions& opts) {
     o.max_frame_bytes = max_frame;
     ctx.add_source(std::make_unique<source::TcpConnectSource>(o));
   }
+  // --source: plugins are loaded and created here, so a bad path, symbol, ABI or key stops now.
+  for (const auto& text : opts.sources) {
+    auto spec = source::parse_source_spec(text);
+    if (!spec) throw std::runtime_error(spec.status().message());
+    auto made = source::make_source(*spec, {max_frame, opts.max_connections});
+    if (!made) throw std::runtime_error(made.status().message());
+    ctx.add_source(std::move(*made));
+  }
   if (auto st = ctx.start(); !st) {
     spdlog::error("cannot start: {}", st.to_string());
     return 1;
+  }
+  const observe::PipelineView view{ctx, batches, observed};
+  std::unique_ptr<http::HttpServer> http_server;
+  if (!opts.http.empty()) {
+    auto ep = http::parse_http_endpoint(opts.http);
+    if (!ep) throw std::runtime_error("--http: " + ep.status().message());
+    auto started = http::HttpServer::start(*ep, view);
+    if (!started) {
+      spdlog::error("cannot start: {}", started.status().to_string());
+      return 1;
+    }
+    http_server = std::move(*started);
+    const auto url = fmt::format("http://{}/", http_server->bound().to_string());
+    if (!http::is_loopback_host(ep->host)) {
+      spdlog::warn("http: {} is reachable from other machines, and the dashboard has no authentication", url);
+    }
+    spdlog::info("http: dashboard {} , metrics {}metrics", url, url);
+  }
+  observe::StatusSampler progress_sampler(view);
+  std::unique_ptr<ProgressReporter> progress;
+  if (!opts.quiet) {
+    progress = std::make_unique<ProgressReporter>(progress_sampler, status_line);
   }
   spdlog::info("serving; Ctrl-C or SIGTERM stops after the in-flight batches");
   while (signals.wait_for(std::chrono::milliseconds(1000)) == 0) {
@@ -75,6 +142,7 @@ int run_serve(const ServeOptions& opts) {
   spdlog::info("stopping: no new frames; finishing in-flight batches within {} ms (send the signal again to force)",
                stop_timeout.count());
   const auto deadline = std::chrono::steady_clock::now() + stop_timeout;
+  progress.reset();
   auto stopped = std::async(std::launch::async, [&] { ctx.stop(); });
   while (stopped.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
     const bool forced = signals.wait_for(std::chrono::milliseconds(50)) != 0;
@@ -96,28 +164,55 @@ void register_serve(CLI::App& app) {
       app.add_subcommand("serve", "Run the pipeline: receive frames, classify them, write JSON lines");
   cmd->add_option(
       "--listen", opts->listen,
-      "tcp-listen source: accept producers on HOST:PORT; each connection is one stream (repeatable)");
+      "tcp-listen source: accept producers on HOST:PORT; each connection is one stream (repeatable; none by "
+      "default)");
   cmd->add_option(
       "--connect", opts->connect,
       "tcp-connect source: dial a producer at HOST:PORT and read its frames; reconnects with backoff "
       "(repeatable)");
+  cmd->add_option("--source", opts->sources,
+                  "A source as KIND:TARGET?key=value&...: plugin:PATH.so?... (a source plugin), "
+                  "dir:PATH?done=DIR|delete=1 (watch a directory), tcp-listen:HOST:PORT, tcp-connect:HOST:PORT; "
+                  "plugin and dir restart with backoff (restart_backoff, restart_max_backoff, max_restarts) "
+                  "(repeatable)");
+  cmd->add_option("--wal", opts->wal_dir,
+                  "Write-ahead log directory: every accepted frame is logged before it is acknowledged, and "
+                  "frames without a result are processed first after a restart");
+  cmd->add_option("--wal-fsync", opts->wal_fsync,
+                  "always (fdatasync per group commit: survives power loss), interval, or never (survives a "
+                  "process crash only)")
+      ->capture_default_str();
+  cmd->add_option("--wal-fsync-interval", opts->wal_fsync_interval, "With --wal-fsync interval: the most time between fsyncs")
+      ->capture_default_str();
+  cmd->add_option("--wal-segment-bytes", opts->wal_segment_bytes,
+                  "WAL segment size; a segment is deleted once all its frames are done")
+      ->capture_default_str();
+  cmd->add_flag("--append", opts->append, "Append to --output instead of replacing it (implied by --wal)");
+  cmd->add_flag("--dedup", opts->dedup,
+                "At most one line per (stream, seq) in --output, counting lines already there: with --wal and "
+                "producer acks (send --ack) the output is exactly-once");
   cmd->add_option("--output,-o", opts->output, "Where result lines go: a file path, or - for stdout")
       ->capture_default_str();
   cmd->add_option("--max-frame-bytes", opts->max_frame_bytes,
-                  "Largest payload accepted; a longer length is a framing error that closes its connection")
+                  "Largest payload accepted, in bytes (B, KiB, MiB, GiB, KB, MB, GB); a longer length is a framing "
+                  "error that closes its connection")
       ->capture_default_str();
   cmd->add_option("--max-connections", opts->max_connections,
                   "Most concurrent producer connections per listener")
       ->capture_default_str();
   cmd->add_option("--idle-timeout", opts->idle_timeout,
-                  "Close a connection that completes no frame for this long (also stops slow-loris senders)")
+                  "Close a connection that completes no frame for this long (also stops slow-loris senders); ms, s or min")
       ->capture_default_str();
   cmd->add_option("--stop-timeout", opts->stop_timeout,
-                  "On Ctrl-C/SIGTERM, how long in-flight batches may take before sluice exits anyway")
+                  "On Ctrl-C/SIGTERM, how long in-flight batches may take before sluice exits anyway; ms, s or min")
       ->capture_default_str();
   cmd->add_option("--log-level", opts->log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();
-  cmd->add_flag("--quiet,-q", opts->quiet, "Log errors only");
+  cmd->add_flag("--quiet,-q", opts->quiet, "Log errors only, and no progress (no status line)");
+  cmd->add_option("--http", opts->http,
+                  "Serve the dashboard (/), Prometheus metrics (/metrics) and JSON status (/api/status, "
+                  "/api/batches) on HOST:PORT; a bare PORT binds 127.0.0.1. Off by default")
+      ->capture_default_str();
   opts->model.add_to(*cmd, /*model_required=*/true);
   opts->engine.add_to(*cmd);
   cmd->callback([opts] {

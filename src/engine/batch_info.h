@@ -17,6 +17,7 @@ struct BatchInfo {
   std::chrono::microseconds scheduling_delay{0};  // batch time -> first task starts
   std::chrono::microseconds processing_time{0};   // first task starts -> last task ends
   std::chrono::microseconds total_delay{0};       // batch time -> last task ends
+  double rate_limit = 0.0;  // records/s the sources are held to after this batch; 0 = unlimited
 };
 
 /// Receives every completed batch, from an executor thread. Must be quick and thread-safe.

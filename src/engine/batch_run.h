@@ -14,7 +14,9 @@ namespace sluice::engine {
 
 struct BatchRun {
   BatchInfo info;
-  std::vector<Block> blocks;  // the partitions; immutable once the batch is submitted
+  // The partitions. Once the batch is submitted the vector does not change; each task may drop
+  // the payloads of its own frames after writing their lines.
+  std::vector<Block> blocks;
   std::atomic<std::size_t> tasks_left{0};
   std::atomic<std::size_t> failed{0};
   // Clock ticks (time_since_epoch) of the first task's start; max() until one starts.

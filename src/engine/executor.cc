@@ -51,7 +51,8 @@ bool Executor::process(const Task& task) {
   auto expected = std::numeric_limits<Clock::rep>::max();
   batch.first_start.compare_exchange_strong(expected, start.time_since_epoch().count());
 
-  const Block& block = batch.blocks[task.block];
+  // Tasks of one block cover disjoint frame ranges, so each may modify its own frames.
+  Block& block = batch.blocks[task.block];
   const std::size_t count = task.end - task.begin;
   const auto& shape = backend_->shape();
   const std::size_t elements = shape.input_elements();
@@ -74,7 +75,12 @@ bool Executor::process(const Task& task) {
 
   // 2. One model call for every frame that decoded.
   Status infer_status;
-  if (!slot_frame_.empty()) infer_status = backend_->infer(input_, slot_frame_.size(), output_);
+  if (!slot_frame_.empty()) {
+    const auto infer_start = Clock::now();
+    infer_status = backend_->infer(input_, slot_frame_.size(), output_);
+    services_.metrics.inference_seconds.observe(
+        std::chrono::duration<double>(Clock::now() - infer_start).count());
+  }
   if (!infer_status) {
     spdlog::error("executor {}: inference failed for {} frames: {}", id_, slot_frame_.size(),
                   infer_status.to_string());
@@ -129,6 +135,9 @@ bool Executor::process(const Task& task) {
   services_.metrics.frames_failed += failed;
   services_.metrics.frames_succeeded += count - failed;
   batch.failed += failed;
+  // The payloads go now, not when the whole batch ends: the budget released below must match
+  // memory actually freed. Metadata (stream, seq, WAL position) stays for the batch's end.
+  for (std::size_t i = task.begin; i < task.end; ++i) block.frames[i].payload = Payload();
   services_.budget.release(payload_bytes);
   return batch.tasks_left.fetch_sub(1) == 1;
 }

@@ -26,6 +26,19 @@ void MemoryBudget::close() {
   freed_.notify_all();
 }
 
+std::size_t MemoryBudget::limit() const {
+  std::lock_guard lock(mu_);
+  return limit_;
+}
+
+void MemoryBudget::set_limit(std::size_t limit_bytes) {
+  {
+    std::lock_guard lock(mu_);
+    limit_ = limit_bytes;
+  }
+  freed_.notify_all();
+}
+
 std::size_t MemoryBudget::held() const {
   std::lock_guard lock(mu_);
   return held_;

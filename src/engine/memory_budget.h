@@ -23,10 +23,12 @@ class MemoryBudget {
   void close();
 
   std::size_t held() const;
-  std::size_t limit() const { return limit_; }
+  std::size_t limit() const;
+  /// Changes the limit (at start-up, once the fixed costs are known).
+  void set_limit(std::size_t limit_bytes);
 
  private:
-  const std::size_t limit_;
+  std::size_t limit_;
   mutable std::mutex mu_;
   std::condition_variable freed_;
   std::size_t held_ = 0;

@@ -15,11 +15,15 @@
 #include "engine/executor.h"
 #include "engine/interval_scheduler.h"
 #include "engine/memory_budget.h"
+#include "engine/pid_rate_estimator.h"
+#include "engine/rate_limiter.h"
+#include "engine/stream_id_allocator.h"
 #include "engine/task_queue.h"
 #include "model/model_bundle.h"
 #include "observe/pipeline_metrics.h"
 #include "sink/sink.h"
 #include "source/source.h"
+#include "store/write_ahead_log.h"
 
 namespace sluice::engine {
 
@@ -30,8 +34,13 @@ struct EngineConfig {
   int cores = 1;  // model threads per executor
   std::size_t max_batch = 64;
   int top_k = 5;
-  std::size_t memory_budget = 512u << 20;  // payload bytes accepted but not yet answered
+  std::size_t memory_budget = 512u << 20;  // resident memory bound, bytes
   std::uint64_t max_pixels = vision::kDefaultMaxPixels;
+  /// Spark's spark.streaming.backpressure.enabled: a PID estimator per source sets its rate.
+  bool backpressure = false;
+  double initial_rate = 0.0;  // records/s per source before the first estimate; 0 = none
+  double max_rate = 0.0;      // records/s per source, always enforced; 0 = unlimited
+  PidSettings pid;
 
   /// Checks ranges and relations (block interval <= batch interval, ...).
   Status validate() const;
@@ -49,6 +58,10 @@ class StreamingContext {
   void add_source(std::unique_ptr<source::Source> source);
   /// Adds a listener before start(); it must outlive the context.
   void add_listener(BatchListener* listener);
+  /// Logs every accepted frame in `wal` before it counts as stored, records completed batches,
+  /// and first replays what the log holds without a result. Call before start(); `wal` must
+  /// outlive the context.
+  void set_write_ahead_log(store::WriteAheadLog* wal, std::string dir);
 
   /// Loads one model session per executor, then starts the scheduler and the sources.
   Status start();
@@ -64,6 +77,8 @@ class StreamingContext {
   const observe::SourceStats& source_stats(std::size_t i) const { return *source_stats_[i]; }
   const model::ModelBundle& bundle() const { return bundle_; }
   std::size_t store_bytes() const { return store_.bytes(); }
+  /// The records/s source `i` is held to now (0 = unlimited).
+  double rate_limit(std::size_t i) const { return i < limiters_.size() ? limiters_[i]->rate() : 0.0; }
   std::size_t store_blocks() const { return store_.blocks(); }
   std::size_t queued_tasks() const { return tasks_.size(); }
   std::size_t budget_held() const { return budget_.held(); }
@@ -75,6 +90,8 @@ class StreamingContext {
   void submit_batch(std::vector<Block> blocks, Clock::time_point batch_time);
   void executor_loop(Executor& executor);
   void finish_batch(BatchRun& batch);
+  /// Applies --max-rate to a rate (0 = unlimited).
+  double cap_rate(double rate) const;
 
   EngineConfig config_;
   const model::ModelBundle& bundle_;
@@ -86,12 +103,19 @@ class StreamingContext {
   std::vector<std::unique_ptr<source::Source>> sources_;
   std::vector<std::unique_ptr<BlockGenerator>> generators_;
   std::vector<std::unique_ptr<observe::SourceStats>> source_stats_;
+  /// Per source: the limiter its stores wait on, and (with backpressure) the PID estimator.
+  std::vector<std::unique_ptr<RateLimiter>> limiters_;
+  std::vector<std::optional<PidRateEstimator>> estimators_;
+  Clock::time_point started_at_{};
+  std::mutex rate_mu_;  // estimators are updated from executor threads
   std::vector<std::unique_ptr<Receiver>> receivers_;
   std::vector<BatchListener*> listeners_;
   std::vector<std::unique_ptr<Executor>> executors_;
   std::vector<std::thread> executor_threads_;
   std::unique_ptr<IntervalScheduler> scheduler_;
-  std::atomic<std::uint64_t> next_stream_{1};
+  store::WriteAheadLog* wal_ = nullptr;
+  std::string wal_dir_;
+  StreamIdAllocator stream_ids_;
   std::uint64_t next_batch_id_ = 1;  // scheduler thread only
   std::mutex stop_mu_;
   bool started_ = false;

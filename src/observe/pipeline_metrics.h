@@ -7,6 +7,8 @@
 #include <mutex>
 #include <string>
 
+#include "observe/histogram.h"
+
 namespace sluice::observe {
 
 class PipelineMetrics {
@@ -19,6 +21,8 @@ class PipelineMetrics {
   std::atomic<std::uint64_t> streams_failed{0};  // closed by a framing or I/O error
   std::atomic<std::uint64_t> sink_errors{0};
   std::atomic<std::uint64_t> batches_completed{0};
+  /// Wall time of each model call (one task of up to --max-batch frames), in seconds.
+  Histogram inference_seconds;
 
   /// Counts one failure under `reason` (a Code name such as "decode" or "framing").
   void count_failure(const std::string& reason);

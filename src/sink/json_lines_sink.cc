@@ -3,7 +3,13 @@
 #include <cerrno>
 #include <cstring>
 
+#include <unistd.h>
+
+#include <fstream>
+
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "util/json_escape.h"
 
@@ -40,19 +46,72 @@ JsonLinesSink::~JsonLinesSink() {
   (void)flush();
 }
 
-Result<std::unique_ptr<JsonLinesSink>> JsonLinesSink::open(const std::string& path) {
-  std::FILE* f = path == "-" ? stdout : std::fopen(path.c_str(), "w");
+Result<std::unique_ptr<JsonLinesSink>> JsonLinesSink::open(const std::string& path,
+                                                           JsonLinesOptions options) {
+  const bool append = options.append || options.dedup;
+  if (path == "-" && append) {
+    return Status(Code::kInvalidArgument, "--dedup and --append need an output file, not stdout");
+  }
+  std::unique_ptr<JsonLinesSink> sink;
+  if (append) {
+    // Index first (it may cut a torn last line), then open for appending.
+    sink = std::make_unique<JsonLinesSink>(path, nullptr);
+    if (auto st = sink->load_existing(options.dedup); !st) return st;
+  }
+  std::FILE* f = path == "-" ? stdout : std::fopen(path.c_str(), append ? "a" : "w");
   if (f == nullptr) {
     return Status(Code::kIo,
                   fmt::format("cannot open output '{}' for writing: {}", path, std::strerror(errno)));
   }
-  return std::make_unique<JsonLinesSink>(path, std::unique_ptr<std::FILE, FileCloser>(f));
+  if (!sink) sink = std::make_unique<JsonLinesSink>(path, nullptr);
+  sink->file_.reset(f);
+  return sink;
+}
+
+Status JsonLinesSink::load_existing(bool dedup) {
+  if (dedup) dedup_.emplace();
+  std::ifstream in(path_, std::ios::binary);
+  if (!in) return Status::ok();  // nothing there yet
+  std::string line;
+  std::uint64_t kept = 0, lines = 0;
+  bool torn = false;
+  while (std::getline(in, line)) {
+    if (in.eof()) {  // the last line has no newline: a write torn by a crash
+      torn = true;
+      break;
+    }
+    ++lines;
+    kept += line.size() + 1;
+    if (!dedup_) continue;
+    const auto json = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (json.is_object() && json.contains("stream") && json.contains("seq") &&
+        json["stream"].is_number_unsigned() && json["seq"].is_number_unsigned()) {
+      dedup_->insert(json["stream"].get<std::uint64_t>(), json["seq"].get<std::uint64_t>());
+    } else {
+      spdlog::warn("{}: line {} is not a result line; it is kept but not indexed for --dedup", path_, lines);
+    }
+  }
+  in.close();
+  if (torn) {
+    spdlog::warn("{}: cutting a torn last line ({} bytes) left by a crash", path_, line.size());
+    if (::truncate(path_.c_str(), static_cast<off_t>(kept)) != 0) {
+      return Status(Code::kIo, fmt::format("cannot truncate '{}': {}", path_, std::strerror(errno)));
+    }
+  }
+  if (lines) spdlog::info("{}: appending after {} existing result line(s)", path_, lines);
+  return Status::ok();
 }
 
 Status JsonLinesSink::write(std::span<const ResultRecord> records) {
   std::lock_guard lock(mu_);
   buffer_.clear();
-  for (const auto& r : records) append_json_line(r, buffer_);
+  for (const auto& r : records) {
+    if (dedup_ && !dedup_->insert(r.stream, r.seq)) {
+      duplicates_.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    append_json_line(r, buffer_);
+  }
   if (std::fwrite(buffer_.data(), 1, buffer_.size(), file_.get()) != buffer_.size()) {
     return Status(Code::kIo, fmt::format("writing results to '{}' failed: {}", path_, std::strerror(errno)));
   }
@@ -61,6 +120,7 @@ Status JsonLinesSink::write(std::span<const ResultRecord> records) {
 
 Status JsonLinesSink::flush() {
   std::lock_guard lock(mu_);
+  if (!file_) return Status::ok();
   if (std::fflush(file_.get()) != 0) {
     return Status(Code::kIo, fmt::format("flushing '{}' failed: {}", path_, std::strerror(errno)));
   }

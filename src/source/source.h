@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include <span>
+#include <vector>
 
 #include "observe/source_stats.h"
 #include "sluice/frame.h"
@@ -21,6 +22,15 @@ class FrameSink {
   /// here stops reading its sockets). Returns kClosed when the pipeline is stopping, and the
   /// frame was not accepted.
   virtual Status store(Frame frame) = 0;
+  /// Accepts several frames at once, and returns once all are stored (and, with a write-ahead
+  /// log, logged durably: one group commit for the lot). Moves from `frames`. On error none of
+  /// the frames is accepted.
+  virtual Status store_many(std::vector<Frame>& frames) {
+    for (auto& f : frames) {
+      if (auto st = store(std::move(f)); !st) return st;
+    }
+    return Status::ok();
+  }
   /// Allocates a new stream id for a connection described by `peer` (for logs).
   virtual std::uint64_t open_stream(std::string_view peer) = 0;
   /// A stream ended: `why` is ok for a clean end, else the counted reason.
@@ -30,6 +40,9 @@ class FrameSink {
   virtual void report_error(const Status& error) = 0;
   /// This source's counters and state, shown in logs, metrics and the dashboard.
   virtual observe::SourceStats& stats() = 0;
+  /// Asks the source's supervisor (SupervisedSource) to stop and restart the source with backoff;
+  /// returns at once. Without a supervisor the request is only counted and logged as an error.
+  virtual void request_restart(const Status& why) { report_error(why); }
 };
 
 class Source {

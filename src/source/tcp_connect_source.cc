@@ -79,7 +79,7 @@ void TcpConnectSource::run() {
 }
 
 bool TcpConnectSource::read_session(net::Fd& fd, std::uint64_t stream) {
-  FrameStreamReader reader(*sink_, stream, options_.max_frame_bytes);
+  FrameStreamReader reader(*sink_, stream, options_.max_frame_bytes, fd.get());
   std::vector<std::uint8_t> buffer(256 * 1024);
   Status why;
   while (true) {

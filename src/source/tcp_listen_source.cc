@@ -107,7 +107,7 @@ void TcpListenSource::accept_all() {
     const std::uint64_t stream = sink_->open_stream(peer);
     const int raw = fd.get();
     auto conn = std::make_unique<Connection>(
-        Connection{std::move(fd), peer, FrameStreamReader(*sink_, stream, options_.max_frame_bytes)});
+        Connection{std::move(fd), peer, FrameStreamReader(*sink_, stream, options_.max_frame_bytes, raw)});
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP;
     ev.data.fd = raw;

@@ -24,6 +24,7 @@ class ChildProcess {
   /// The exit status (or 128+signal) once it exits, or nullopt after `timeout`.
   std::optional<int> wait(std::chrono::milliseconds timeout);
   bool running() const { return pid_ > 0; }
+  int pid() const { return pid_; }
 
  private:
   explicit ChildProcess(pid_t pid) : pid_(pid) {}

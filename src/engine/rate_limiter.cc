@@ -1,0 +1,54 @@
+#include "engine/rate_limiter.h"
+
+#include <algorithm>
+
+namespace sluice::engine {
+
+RateLimiter::RateLimiter(double rate) : rate_(rate) {}
+
+void RateLimiter::refill(Clock::time_point now) {
+  const double elapsed = std::chrono::duration<double>(now - last_).count();
+  last_ = now;
+  tokens_ = std::min(tokens_ + elapsed * rate_, std::max(rate_, 1.0));
+}
+
+bool RateLimiter::acquire(double permits) {
+  std::unique_lock lock(mu_);
+  // Tokens may go negative: a request larger than a second's worth is admitted once it is the
+  // caller's turn, and the debt delays the next one, so the long-run rate holds.
+  while (!closed_ && rate_ > 0) {
+    refill(Clock::now());
+    if (tokens_ >= 0) {
+      tokens_ -= permits;
+      return true;
+    }
+    const auto wait = std::chrono::duration<double>(-tokens_ / rate_);
+    changed_.wait_for(lock,
+                      std::chrono::duration_cast<Clock::duration>(wait) + std::chrono::microseconds(100));
+  }
+  return !closed_;
+}
+
+void RateLimiter::set_rate(double rate) {
+  {
+    std::lock_guard lock(mu_);
+    refill(Clock::now());
+    rate_ = rate;
+  }
+  changed_.notify_all();
+}
+
+double RateLimiter::rate() const {
+  std::lock_guard lock(mu_);
+  return rate_;
+}
+
+void RateLimiter::close() {
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+  }
+  changed_.notify_all();
+}
+
+}  // namespace sluice::engine

@@ -1,0 +1,34 @@
+// RateLimiter: holds a source to a rate (records per second) by blocking the thread that stores.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
+namespace sluice::engine {
+
+/// A token bucket that refills at `rate` permits per second and holds at most one second of
+/// them (Guava's SmoothBursty, which Spark's receivers use). Rate 0 means unlimited.
+class RateLimiter {
+ public:
+  explicit RateLimiter(double rate = 0.0);
+
+  /// Blocks until `permits` are available; returns false when closed first.
+  bool acquire(double permits);
+  void set_rate(double rate);
+  double rate() const;
+  void close();
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  void refill(Clock::time_point now);  // requires mu_
+
+  mutable std::mutex mu_;
+  std::condition_variable changed_;
+  double rate_;
+  double tokens_ = 0.0;
+  Clock::time_point last_ = Clock::now();
+  bool closed_ = false;
+};
+
+}  // namespace sluice::engine

@@ -1,0 +1,46 @@
+// BatchHistory: the listener that keeps the latest completed batches (for /api/batches and the
+// dashboard) and the histograms of their times (for /metrics).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <vector>
+
+#include "engine/batch_info.h"
+#include "observe/histogram.h"
+
+namespace sluice::observe {
+
+struct BatchRecord {
+  engine::BatchInfo info;
+  std::chrono::system_clock::time_point wall_time;  // info.batch_time on the wall clock
+};
+
+class BatchHistory final : public engine::BatchListener {
+ public:
+  /// Keeps the latest `capacity` batches (at a 1 s batch interval, 1000 is about 17 minutes).
+  explicit BatchHistory(std::size_t capacity = 1000);
+
+  void on_batch_completed(const engine::BatchInfo& info) override;
+
+  /// The latest `n` batches, oldest first.
+  std::vector<BatchRecord> latest(std::size_t n) const;
+  std::size_t capacity() const { return capacity_; }
+
+  // In seconds, one observation per batch.
+  const Histogram& processing_time() const { return processing_time_; }
+  const Histogram& scheduling_delay() const { return scheduling_delay_; }
+  const Histogram& total_delay() const { return total_delay_; }
+
+ private:
+  std::size_t capacity_;
+  mutable std::mutex mu_;
+  std::deque<BatchRecord> batches_;
+  Histogram processing_time_;
+  Histogram scheduling_delay_;
+  Histogram total_delay_;
+};
+
+}  // namespace sluice::observe

@@ -1,0 +1,78 @@
+// PipelineStatus: one consistent-enough reading of a running pipeline, with recent rates and
+// latency quantiles, for /api/status and the terminal status line.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "observe/histogram_window.h"
+#include "observe/label_window.h"
+#include "observe/pipeline_view.h"
+#include "observe/rate_window.h"
+
+namespace sluice::observe {
+
+struct SourceStatus {
+  std::string name;
+  std::string state;    // starting, running, backoff, stopped, failed
+  bool active = false;  // running and receiving now (frames in the last seconds, or open streams)
+  std::uint64_t frames = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t errors = 0;
+  std::uint64_t restarts = 0;
+  std::uint64_t streams_open = 0;
+  double frames_per_second = 0;      // over the last ~5 s
+  std::optional<double> rate_limit;  // frames/s the rate controller holds it to; empty: unlimited
+  std::string last_error;
+};
+
+struct PipelineStatus {
+  double uptime_seconds = 0;
+  std::uint64_t received = 0;   // frames accepted
+  std::uint64_t processed = 0;  // frames with a prediction line
+  std::uint64_t failed = 0;     // frames with an error line
+  std::uint64_t in_flight = 0;  // accepted, no line yet: the queue depth in frames
+  std::uint64_t batches = 0;
+  std::uint64_t sink_errors = 0;
+  double received_per_second = 0;            // over the last ~5 s
+  double processed_per_second = 0;           // lines (predictions and errors) per second
+  std::uint64_t recent_latency_samples = 0;  // frames answered in the last ~10 s
+  double latency_p50_ms = 0;                 // receipt to result, over the last ~10 s
+  double latency_p99_ms = 0;
+  std::size_t queued_tasks = 0;
+  std::size_t store_blocks = 0;
+  std::size_t store_bytes = 0;
+  std::size_t budget_held_bytes = 0;
+  std::size_t memory_budget_bytes = 0;
+  std::optional<std::uint64_t> resident_memory_bytes;
+  /// Spark's test over the latest batches: each processed within the batch interval, and the
+  /// newest one started within a batch interval of being cut. Empty before the first batch.
+  std::optional<bool> stable;
+  std::vector<SourceStatus> sources;
+  std::map<std::string, std::uint64_t> failures;  // error lines by reason
+  std::vector<LabelCount> top_labels;             // last minute
+};
+
+/// Thread-safe: several readers (HTTP threads, the terminal) may sample at once.
+class StatusSampler {
+ public:
+  explicit StatusSampler(PipelineView view);
+  PipelineStatus sample();
+  const PipelineView& view() const { return view_; }
+
+ private:
+  PipelineView view_;
+  Clock::time_point started_;
+  std::mutex mu_;
+  RateWindow received_rate_;
+  RateWindow answered_rate_;
+  std::vector<RateWindow> source_rates_;
+  HistogramWindow latency_window_;
+};
+
+}  // namespace sluice::observe

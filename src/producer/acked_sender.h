@@ -1,0 +1,24 @@
+// The at-least-once producer: protocol v2 with acknowledgements, re-sending after reconnects.
+#pragma once
+
+#include <chrono>
+
+#include "producer/frame_sender.h"
+
+namespace sluice::producer {
+
+struct AckedSendOptions {
+  SendOptions send;
+  std::size_t window = 4096;  // most frames sent but not acknowledged, per connection
+  /// Give up when a connection makes no progress (no connect, no ack) for this long.
+  std::chrono::milliseconds give_up_after{120000};
+};
+
+/// Like send_frames, but each connection opens with a hello (a random producer stream id that
+/// it keeps across reconnects), keeps every frame until the server acknowledges it, and after a
+/// broken connection reconnects with backoff and re-sends from the last acknowledged frame.
+/// `progress.frames` counts acknowledged frames.
+Result<SendSummary> send_frames_acked(const FrameSet& set, const net::Endpoint& to,
+                                      const AckedSendOptions& options, SendProgress& progress);
+
+}  // namespace sluice::producer

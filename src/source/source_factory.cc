@@ -1,0 +1,156 @@
+#include "source/source_factory.h"
+
+#include <charconv>
+
+#include <fmt/format.h>
+
+#include "net/socket.h"
+#include "source/dir_source.h"
+#include "source/plugin_source.h"
+#include "source/supervised_source.h"
+#include "source/tcp_connect_source.h"
+#include "source/tcp_listen_source.h"
+
+namespace sluice::source {
+namespace {
+
+Status bad_value(const SourceSpec& spec, const std::string& key, const std::string& value, const char* expected) {
+  return Status(Code::kInvalidArgument,
+                fmt::format("--source '{}': {}={} is not {}", spec.text, key, value, expected));
+}
+
+Result<std::uint64_t> parse_count(const SourceSpec& spec, const std::string& key, const std::string& value) {
+  std::uint64_t n = 0;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+  if (ec != std::errc() || end != value.data() + value.size()) {
+    return bad_value(spec, key, value, "a non-negative integer");
+  }
+  return n;
+}
+
+// "250ms", "2s", "1min", or a bare number of milliseconds.
+Result<std::chrono::milliseconds> parse_millis(const SourceSpec& spec, const std::string& key,
+                                               const std::string& value) {
+  std::uint64_t n = 0;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+  const std::string_view unit(end, static_cast<std::size_t>(value.data() + value.size() - end));
+  std::uint64_t scale = 0;
+  if (unit.empty() || unit == "ms") scale = 1;
+  if (unit == "s") scale = 1000;
+  if (unit == "min") scale = 60000;
+  if (ec != std::errc() || end == value.data() || scale == 0 || n == 0) {
+    return bad_value(spec, key, value, "a positive duration such as 250ms, 2s or 1min");
+  }
+  return std::chrono::milliseconds(static_cast<std::int64_t>(n * scale));
+}
+
+Result<bool> parse_flag(const SourceSpec& spec, const std::string& key, const std::string& value) {
+  if (value == "1" || value == "true" || value == "yes") return true;
+  if (value == "0" || value == "false" || value == "no") return false;
+  return bad_value(spec, key, value, "a flag (1/0, true/false, yes/no)");
+}
+
+// Takes the supervisor's keys out of `params`, leaving the source's own.
+Result<RestartPolicy> take_restart_policy(const SourceSpec& spec, std::vector<std::pair<std::string, std::string>>& params) {
+  RestartPolicy policy;
+  std::vector<std::pair<std::string, std::string>> rest;
+  for (auto& [key, value] : params) {
+    if (key == "restart_backoff") {
+      auto d = parse_millis(spec, key, value);
+      if (!d) return d.status();
+      policy.initial_backoff = *d;
+    } else if (key == "restart_max_backoff") {
+      auto d = parse_millis(spec, key, value);
+      if (!d) return d.status();
+      policy.max_backoff = *d;
+    } else if (key == "max_restarts") {
+      auto n = parse_count(spec, key, value);
+      if (!n) return n.status();
+      policy.max_restarts = static_cast<std::uint32_t>(std::min<std::uint64_t>(*n, UINT32_MAX));
+    } else {
+      rest.emplace_back(std::move(key), std::move(value));
+    }
+  }
+  if (policy.max_backoff < policy.initial_backoff) policy.max_backoff = policy.initial_backoff;
+  params = std::move(rest);
+  return policy;
+}
+
+Result<std::unique_ptr<Source>> make_dir(const SourceSpec& spec, std::vector<std::pair<std::string, std::string>> params,
+                                         const SourceDefaults& defaults) {
+  DirSourceOptions options;
+  options.directory = spec.target;
+  options.max_file_bytes = defaults.max_frame_bytes;
+  for (const auto& [key, value] : params) {
+    if (key == "done") {
+      if (value.empty()) return bad_value(spec, key, value, "a directory");
+      options.done_dir = value;
+    } else if (key == "delete") {
+      auto flag = parse_flag(spec, key, value);
+      if (!flag) return flag.status();
+      options.remove_done = *flag;
+    } else if (key == "existing") {
+      auto flag = parse_flag(spec, key, value);
+      if (!flag) return flag.status();
+      options.existing = *flag;
+    } else {
+      return Status(Code::kInvalidArgument,
+                    fmt::format("--source '{}': unknown key '{}' for dir (known: done, delete, existing, "
+                                "restart_backoff, restart_max_backoff, max_restarts)",
+                                spec.text, key));
+    }
+  }
+  if (options.remove_done && !options.done_dir.empty()) {
+    return Status(Code::kInvalidArgument, fmt::format("--source '{}': give done=DIR or delete=1, not both", spec.text));
+  }
+  return std::unique_ptr<Source>(std::make_unique<DirSource>(std::move(options)));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Source>> make_source(const SourceSpec& spec, const SourceDefaults& defaults) {
+  if (spec.kind == "tcp-listen" || spec.kind == "tcp-connect") {
+    if (!spec.params.empty()) {
+      return Status(Code::kInvalidArgument, fmt::format("--source '{}': {} takes no key=value options (use "
+                                                        "--max-frame-bytes and --max-connections)",
+                                                        spec.text, spec.kind));
+    }
+    auto endpoint = net::parse_endpoint(spec.target);
+    if (!endpoint) {
+      return Status(Code::kInvalidArgument, fmt::format("--source '{}': {}", spec.text, endpoint.status().message()));
+    }
+    if (spec.kind == "tcp-listen") {
+      return std::unique_ptr<Source>(std::make_unique<TcpListenSource>(
+          TcpListenOptions{*endpoint, defaults.max_frame_bytes, defaults.max_connections}));
+    }
+    TcpConnectOptions options;
+    options.endpoint = *endpoint;
+    options.max_frame_bytes = defaults.max_frame_bytes;
+    return std::unique_ptr<Source>(std::make_unique<TcpConnectSource>(options));
+  }
+  if (spec.kind != "plugin" && spec.kind != "dir") {
+    return Status(Code::kInvalidArgument,
+                  fmt::format("--source '{}': unknown kind '{}' (known: plugin, dir, tcp-listen, tcp-connect)",
+                              spec.text, spec.kind));
+  }
+  auto params = spec.params;
+  auto policy = take_restart_policy(spec, params);
+  if (!policy) return policy.status();
+  std::unique_ptr<Source> inner;
+  if (spec.kind == "dir") {
+    auto dir = make_dir(spec, std::move(params), defaults);
+    if (!dir) return dir.status();
+    inner = std::move(*dir);
+  } else {
+    auto library = PluginLibrary::load(spec.target);
+    if (!library) return library.status();
+    // "plugin PATH?query": the option as written, so two instances of a plugin stay apart.
+    auto plugin = PluginSource::create(std::move(*library), params,
+                                       fmt::format("plugin {}", spec.text.substr(spec.kind.size() + 1)));
+    if (!plugin) return plugin.status();
+    inner = std::move(*plugin);
+  }
+  return std::unique_ptr<Source>(std::make_unique<SupervisedSource>(std::move(inner), *policy));
+}
+
+}  // namespace sluice::source

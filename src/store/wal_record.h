@@ -1,0 +1,50 @@
+// The write-ahead log's record format.
+//
+//   u32 body length | u32 CRC-32 of the body | body
+//   body = u8 type, then
+//     kFrame: u64 lsn, u64 stream, u64 seq, u8 name length, name bytes, u32 payload length, payload
+//     kDone:  u32 count, count x u64 lsn       (frames whose result lines are written)
+// All integers little-endian. A record whose length or CRC does not check out ends the readable
+// part of a segment (a torn write at a crash).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "sluice/frame.h"
+#include "sluice/status.h"
+
+namespace sluice::store {
+
+inline constexpr std::size_t kWalRecordHeaderBytes = 8;
+inline constexpr std::uint32_t kWalMaxBodyBytes = (1u << 31) - 1;
+
+enum class WalRecordType : std::uint8_t { kFrame = 1, kDone = 2 };
+
+/// A frame as logged: everything needed to process it again after a restart.
+struct WalFrame {
+  std::uint64_t lsn = 0;
+  std::uint64_t stream = 0;
+  std::uint64_t seq = 0;
+  std::string name;
+  std::span<const std::uint8_t> payload;  // points into the decoded buffer
+};
+
+struct WalDone {
+  std::vector<std::uint64_t> lsns;
+};
+
+/// Appends one frame record to `out`.
+void append_frame_record(const Frame& frame, std::uint64_t lsn, std::vector<std::uint8_t>& out);
+/// Appends one done record to `out`.
+void append_done_record(std::span<const std::uint64_t> lsns, std::vector<std::uint8_t>& out);
+
+/// Decodes the record at the front of `bytes`. Returns the record and sets `consumed`; fails with
+/// kFraming when the bytes are incomplete, corrupt or not a record.
+Result<std::variant<WalFrame, WalDone>> decode_wal_record(std::span<const std::uint8_t> bytes,
+                                                          std::size_t& consumed);
+
+}  // namespace sluice::store

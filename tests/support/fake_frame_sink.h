@@ -1,0 +1,122 @@
+// FakeFrameSink: a FrameSink for source tests. Keeps every stored frame (so zero-copy payloads stay
+// held until clear()), can refuse frames, records restart requests, and lets tests wait, bounded,
+// for a condition.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "source/source.h"
+
+namespace sluice::test {
+
+class FakeFrameSink final : public source::FrameSink {
+ public:
+  FakeFrameSink() : stats_("fake") {}
+
+  Status store(Frame frame) override {
+    std::lock_guard lock(mu_);
+    if (refuse_) return Status(Code::kClosed, "refusing (test)");
+    ++stats_.frames;
+    frames_.push_back(std::move(frame));
+    changed_.notify_all();
+    return Status::ok();
+  }
+  std::uint64_t open_stream(std::string_view) override {
+    std::lock_guard lock(mu_);
+    ++streams_opened_;
+    return next_stream_++;
+  }
+  void close_stream(std::uint64_t, const Status& why) override {
+    std::lock_guard lock(mu_);
+    ++streams_closed_;
+    if (!why.is_ok() && why.code() != Code::kClosed) ++stats_.errors;
+  }
+  void report_error(const Status& error) override {
+    std::lock_guard lock(mu_);
+    ++stats_.errors;
+    stats_.set_last_error(error.to_string());
+    reported_.push_back(error.to_string());
+    changed_.notify_all();
+  }
+  observe::SourceStats& stats() override { return stats_; }
+  void request_restart(const Status& why) override {
+    std::lock_guard lock(mu_);
+    restarts_requested_.push_back(why.to_string());
+    changed_.notify_all();
+  }
+
+  void set_refuse(bool refuse) {
+    std::lock_guard lock(mu_);
+    refuse_ = refuse;
+  }
+  /// Drops every frame held (zero-copy payloads are released here).
+  void clear() {
+    std::vector<Frame> dropped;
+    std::lock_guard lock(mu_);
+    dropped.swap(frames_);
+  }
+  std::vector<Frame> frames() const {
+    std::lock_guard lock(mu_);
+    return frames_;
+  }
+  std::size_t frame_count() const {
+    std::lock_guard lock(mu_);
+    return frames_.size();
+  }
+  std::vector<std::string> reported() const {
+    std::lock_guard lock(mu_);
+    return reported_;
+  }
+  std::vector<std::string> restarts_requested() const {
+    std::lock_guard lock(mu_);
+    return restarts_requested_;
+  }
+  int streams_opened() const {
+    std::lock_guard lock(mu_);
+    return streams_opened_;
+  }
+  int streams_closed() const {
+    std::lock_guard lock(mu_);
+    return streams_closed_;
+  }
+
+  /// Waits up to `timeout` for `ready` (checked under the lock at every change); its last value.
+  bool wait_until(const std::function<bool()>& ready, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    return changed_.wait_for(lock, timeout, [&] { return ready(); });
+  }
+  /// Waits for at least `n` frames.
+  bool wait_for_frames(std::size_t n, std::chrono::milliseconds timeout) {
+    return wait_until([&] { return frames_.size() >= n; }, timeout);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable changed_;
+  observe::SourceStats stats_;
+  std::vector<Frame> frames_;
+  std::vector<std::string> reported_;
+  std::vector<std::string> restarts_requested_;
+  std::uint64_t next_stream_ = 1;
+  int streams_opened_ = 0;
+  int streams_closed_ = 0;
+  bool refuse_ = false;
+};
+
+/// Polls `ready` every 5 ms for at most `timeout` (for state that does not pass through the sink).
+inline bool eventually(const std::function<bool()>& ready, std::chrono::milliseconds timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (!ready()) {
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+}  // namespace sluice::test
