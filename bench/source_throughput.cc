@@ -20,9 +20,9 @@
 #include <thread>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "producer/frame_sender.h"
 #include "producer/frame_set.h"
@@ -133,7 +133,8 @@ double run_shm(const producer::FrameSet& set, const Options& o) {
     for (int r = 0; r < o.repeat; ++r) {
       for (const auto& frame : set.frames) {
         if (written++ % 32 == 0) producer.publish();
-        if (auto st = producer.write(frame.name, frame.payload, 30s); !st) return spdlog::error("write: {}", st.message());
+        if (auto st = producer.write(frame.name, frame.payload, 30s); !st)
+          return spdlog::error("write: {}", st.message());
       }
     }
     producer.publish();
@@ -155,10 +156,12 @@ double median(std::vector<double> v) {
 int main(int argc, char** argv) {
   CLI::App app{"Source throughput: shm-ring against tcp-listen over loopback, same frames, same run"};
   Options o;
-  app.add_option("--images", o.images, "An IDX image file, image files or a directory")->capture_default_str();
+  app.add_option("--images", o.images, "An IDX image file, image files or a directory")
+      ->capture_default_str();
   app.add_option("--limit", o.limit, "Frames taken from --images")->capture_default_str();
   app.add_option("--repeat", o.repeat, "Times each source receives the set")->capture_default_str();
-  app.add_option("--rounds", o.rounds, "Measurements per source (the median is reported)")->capture_default_str();
+  app.add_option("--rounds", o.rounds, "Measurements per source (the median is reported)")
+      ->capture_default_str();
   app.add_option("--connections", o.connections, "tcp-listen producer connections")->capture_default_str();
   app.add_option("--plugin", o.plugin, "The shm-ring plugin")->capture_default_str();
   app.add_option("--slots", o.slots, "shm-ring slots")->capture_default_str();
@@ -171,14 +174,15 @@ int main(int argc, char** argv) {
     auto set = producer::load_frame_set({o.images}, o.limit);
     if (!set) throw std::runtime_error(set.status().to_string());
     const auto frames = set->frames.size() * static_cast<std::uint64_t>(o.repeat);
-    std::printf("%zu frames x %d = %llu frames per run, %.0f bytes per frame on average\n", set->frames.size(),
-                o.repeat, static_cast<unsigned long long>(frames),
+    std::printf("%zu frames x %d = %llu frames per run, %.0f bytes per frame on average\n",
+                set->frames.size(), o.repeat, static_cast<unsigned long long>(frames),
                 static_cast<double>(set->bytes()) / static_cast<double>(set->frames.size()));
     std::vector<double> tcp, shm;
     for (int r = 0; r < o.rounds; ++r) {
       tcp.push_back(o.only == "shm" ? 1.0 : run_tcp(*set, o));
       shm.push_back(o.only == "tcp" ? 1.0 : run_shm(*set, o));
-      std::printf("round %d: tcp-listen %.0f frames/s, shm-ring %.0f frames/s\n", r + 1, tcp.back(), shm.back());
+      std::printf("round %d: tcp-listen %.0f frames/s, shm-ring %.0f frames/s\n", r + 1, tcp.back(),
+                  shm.back());
     }
     const double t = median(tcp), s = median(shm);
     std::printf("tcp-listen: %.0f frames/s (median of %d, %d connection(s))\n", t, o.rounds, o.connections);

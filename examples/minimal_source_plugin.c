@@ -17,24 +17,23 @@ struct SluiceSourceInstance {
 static void* run(void* arg) {
   SluiceSourceInstance* self = arg;
   DIR* dir = opendir(self->dir);
-  struct dirent* entry;
-  while (dir != NULL && (entry = readdir(dir)) != NULL && !self->api->is_stopped(self->host)) {
+  if (dir == NULL) self->api->report_error(self->host, "cannot open the directory");
+  for (struct dirent* e; dir != NULL && (e = readdir(dir)) != NULL && !self->api->is_stopped(self->host);) {
     char path[8192];
-    snprintf(path, sizeof path, "%s/%s", self->dir, entry->d_name);
-    FILE* file = entry->d_name[0] == '.' ? NULL : fopen(path, "rb");
+    snprintf(path, sizeof path, "%s/%s", self->dir, e->d_name);
+    FILE* file = e->d_name[0] == '.' ? NULL : fopen(path, "rb");
     if (file == NULL) continue;
     fseek(file, 0, SEEK_END);
-    long bytes = ftell(file);
+    size_t bytes = (size_t)(ftell(file) > 0 ? ftell(file) : 0);
     rewind(file);
-    uint8_t* data = malloc(bytes > 0 ? (size_t)bytes : 1);
-    size_t size = data != NULL ? fread(data, 1, bytes > 0 ? (size_t)bytes : 0, file) : 0;
+    uint8_t* data = malloc(bytes + 1);
+    SluiceFrame frame = {e->d_name, strlen(e->d_name), data, data ? fread(data, 1, bytes, file) : 0, NULL,
+                         NULL};
     fclose(file);
-    SluiceFrame frame = {entry->d_name, strlen(entry->d_name), data, size, NULL, NULL}; /* sluice copies */
-    int rc = self->api->store_one(self->host, &frame);
+    int rc = self->api->store_one(self->host, &frame); /* no release callback: sluice copies */
     free(data);
     if (rc == SLUICE_SOURCE_CLOSED) break;
   }
-  if (dir == NULL) self->api->report_error(self->host, "cannot open the directory");
   if (dir != NULL) closedir(dir);
   return NULL;
 }
@@ -46,21 +45,25 @@ static SluiceSourceInstance* create(const SluiceConfigEntry* config, size_t coun
     return NULL;
   }
   SluiceSourceInstance* self = calloc(1, sizeof *self);
-  if (self == NULL) return NULL;
-  self->api = api;
-  self->host = host;
-  snprintf(self->dir, sizeof self->dir, "%s", config[0].value);
+  if (self != NULL) *self = (SluiceSourceInstance){.api = api, .host = host};
+  if (self != NULL) snprintf(self->dir, sizeof self->dir, "%s", config[0].value);
   return self;
 }
 
 static int start(SluiceSourceInstance* self, char* error, size_t error_size) {
-  if (pthread_create(&self->thread, NULL, run, self) == 0) return SLUICE_SOURCE_OK;
-  snprintf(error, error_size, "pthread_create failed");
-  return SLUICE_SOURCE_FAILED;
+  int failed = pthread_create(&self->thread, NULL, run, self) != 0;
+  if (failed) snprintf(error, error_size, "pthread_create failed");
+  return failed ? SLUICE_SOURCE_FAILED : SLUICE_SOURCE_OK;
 }
-static void stop(SluiceSourceInstance* self) { pthread_join(self->thread, NULL); }
-static void destroy(SluiceSourceInstance* self) { free(self); }
+static void stop(SluiceSourceInstance* self) {
+  pthread_join(self->thread, NULL);
+}
+static void destroy(SluiceSourceInstance* self) {
+  free(self);
+}
 
-static const SluiceSourcePlugin kPlugin = {SLUICE_SOURCE_ABI_VERSION, sizeof(SluiceSourcePlugin), "minimal",
-                                           create, start, stop, destroy};
-SLUICE_PLUGIN_EXPORT const SluiceSourcePlugin* sluice_source_plugin(void) { return &kPlugin; }
+static const SluiceSourcePlugin kPlugin = {
+    SLUICE_SOURCE_ABI_VERSION, sizeof(SluiceSourcePlugin), "minimal", create, start, stop, destroy};
+SLUICE_PLUGIN_EXPORT const SluiceSourcePlugin* sluice_source_plugin(void) {
+  return &kPlugin;
+}

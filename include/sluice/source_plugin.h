@@ -81,7 +81,7 @@ typedef struct SluiceHost SluiceHost;
 typedef struct SluiceSourceInstance SluiceSourceInstance;
 
 /* Called by sluice when it no longer needs a zero-copy payload. `release_ctx` is the value given
- * in SluiceFrame. Called at most once per accepted frame, from any sluice thread; must not call
+ * in SluiceFrame. Called exactly once per accepted frame, from any sluice thread; must not call
  * back into the host and should be quick (it runs on an executor thread). */
 typedef void (*SluiceReleaseFn)(void* release_ctx);
 
@@ -96,10 +96,10 @@ typedef void (*SluiceReleaseFn)(void* release_ctx);
  *    is never called for it and the bytes stay the plugin's.
  * The name is always copied during the call. */
 typedef struct SluiceFrame {
-  const char* name;     /* not necessarily NUL-terminated; may be NULL when name_size is 0 */
-  size_t name_size;     /* bytes; names longer than SLUICE_FRAME_NAME_BYTES are cut */
-  const uint8_t* data;  /* the encoded image (JPEG, PNG); may be NULL when size is 0 */
-  size_t size;          /* bytes */
+  const char* name;    /* not necessarily NUL-terminated; may be NULL when name_size is 0 */
+  size_t name_size;    /* bytes; names longer than SLUICE_FRAME_NAME_BYTES are cut */
+  const uint8_t* data; /* the encoded image (JPEG, PNG); may be NULL when size is 0 */
+  size_t size;         /* bytes */
   SluiceReleaseFn release;
   void* release_ctx;
 } SluiceFrame;
@@ -144,8 +144,9 @@ typedef struct SluiceHostApi {
 
   /* Asks sluice to restart this source: it returns at once; a sluice thread then calls stop,
    * waits with exponential backoff, and calls start again. Counted as an error and a restart.
-   * The calling thread should stop storing and return (is_stopped soon reports 1). Calls while a
-   * restart is pending are merged into it. `reason` is copied; NUL-terminated. */
+   * From this call on is_stopped reports 1 and store calls return SLUICE_SOURCE_CLOSED: the
+   * calling thread should return. Calls while a restart is pending are merged into it. A request
+   * made before start or after stop is ignored. `reason` is copied; NUL-terminated. */
   void (*request_restart)(SluiceHost* host, const char* reason);
 
   /* 1 once sluice has begun stopping (or restarting) this instance, else 0. Cheap: poll it in
@@ -167,8 +168,8 @@ typedef struct SluiceSourcePlugin {
    * store frames. Returns the instance, or NULL after writing a NUL-terminated reason (at most
    * error_size bytes including the NUL) to `error`. `api` and `host` stay valid until destroy
    * returns. */
-  SluiceSourceInstance* (*create)(const SluiceConfigEntry* config, size_t config_count, const SluiceHostApi* api,
-                                  SluiceHost* host, char* error, size_t error_size);
+  SluiceSourceInstance* (*create)(const SluiceConfigEntry* config, size_t config_count,
+                                  const SluiceHostApi* api, SluiceHost* host, char* error, size_t error_size);
 
   /* Starts receiving: typically opens devices or sockets and starts the plugin's threads, then
    * returns. Returns SLUICE_SOURCE_OK, or SLUICE_SOURCE_FAILED after writing a reason to `error`

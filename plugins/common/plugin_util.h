@@ -23,7 +23,8 @@ inline void write_error(char* buffer, std::size_t size, std::string_view message
 inline std::optional<std::uint64_t> parse_u64(std::string_view text, std::uint64_t min, std::uint64_t max) {
   std::uint64_t value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) return std::nullopt;
+  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max)
+    return std::nullopt;
   return value;
 }
 

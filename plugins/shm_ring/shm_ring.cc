@@ -8,8 +8,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <thread>
@@ -44,10 +44,16 @@ bool spin_until(Ready ready) {
   }
 }
 
-std::atomic_ref<std::uint64_t> at(std::uint64_t& v) { return std::atomic_ref<std::uint64_t>(v); }
-std::atomic_ref<std::uint32_t> at(std::uint32_t& v) { return std::atomic_ref<std::uint32_t>(v); }
+std::atomic_ref<std::uint64_t> at(std::uint64_t& v) {
+  return std::atomic_ref<std::uint64_t>(v);
+}
+std::atomic_ref<std::uint32_t> at(std::uint32_t& v) {
+  return std::atomic_ref<std::uint32_t>(v);
+}
 
-std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
+std::string errno_text(const std::string& what) {
+  return what + ": " + std::strerror(errno);
+}
 
 // The futex words live in memory shared between processes: no FUTEX_PRIVATE_FLAG.
 void futex_wait(std::uint32_t& word, std::uint32_t expected, std::chrono::milliseconds timeout) {
@@ -92,7 +98,8 @@ SlotHeader& SharedRing::slot(std::uint64_t index) const {
 
 Result<std::unique_ptr<SharedRing>> SharedRing::create_or_open(const std::string& name, Geometry geometry) {
   if (name.size() < 2 || name.front() != '/' || name.find('/', 1) != std::string::npos) {
-    return Status(Code::kInvalidArgument, "ring name '" + name + "' must look like /name (one leading slash)");
+    return Status(Code::kInvalidArgument,
+                  "ring name '" + name + "' must look like /name (one leading slash)");
   }
   if (geometry.slots < 2 || geometry.slot_bytes == 0 || geometry.slot_bytes > (1u << 30)) {
     return Status(Code::kInvalidArgument, "ring geometry: slots must be >= 2 and slot_bytes in 1..2^30");
@@ -115,10 +122,10 @@ Result<std::unique_ptr<SharedRing>> SharedRing::create_or_open(const std::string
   }
   if (!created && static_cast<std::size_t>(st.st_size) != bytes) {
     ::close(fd);
-    return Status(Code::kInvalidArgument, "ring " + name + " exists with " + std::to_string(st.st_size) +
-                                              " bytes, but slots=" + std::to_string(geometry.slots) +
-                                              " slot_bytes=" + std::to_string(geometry.slot_bytes) + " need " +
-                                              std::to_string(bytes) + "; remove it or give its geometry");
+    return Status(Code::kInvalidArgument,
+                  "ring " + name + " exists with " + std::to_string(st.st_size) + " bytes, but slots=" +
+                      std::to_string(geometry.slots) + " slot_bytes=" + std::to_string(geometry.slot_bytes) +
+                      " need " + std::to_string(bytes) + "; remove it or give its geometry");
   }
   // MAP_POPULATE: fault every page in now, not one by one in the first lap of the ring.
   void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
@@ -166,8 +173,8 @@ Result<std::unique_ptr<SharedRing>> SharedRing::open(const std::string& name) {
     return Status(Code::kClosed, "ring " + name + " is not initialised yet");
   }
   if (h.version != kLayoutVersion || h.total_bytes != bytes || ring_bytes({h.slots, h.slot_bytes}) != bytes) {
-    return Status(Code::kInvalidArgument, "ring " + name + " has an unknown layout (version " +
-                                              std::to_string(h.version) + ")");
+    return Status(Code::kInvalidArgument,
+                  "ring " + name + " has an unknown layout (version " + std::to_string(h.version) + ")");
   }
   return ring;
 }
@@ -230,7 +237,8 @@ Status RingProducer::write(std::string_view name, std::span<const std::uint8_t> 
     return Status(Code::kLimit, "frame '" + std::string(name) + "' has " + std::to_string(payload.size()) +
                                     " bytes; the ring's slots hold " + std::to_string(h.slot_bytes));
   }
-  if (name.size() > kNameBytes) return Status(Code::kLimit, "frame name '" + std::string(name) + "' is over 28 bytes");
+  if (name.size() > kNameBytes)
+    return Status(Code::kLimit, "frame name '" + std::string(name) + "' is over 28 bytes");
   if (!have_staged_index_) {
     staged_ = at(h.write_index).load(std::memory_order_relaxed);  // only we write it
     have_staged_index_ = true;
@@ -269,7 +277,8 @@ void RingProducer::publish() {
 Status RingProducer::drain(std::chrono::milliseconds timeout) {
   publish();
   const std::uint64_t w = at(ring_.header().write_index).load(std::memory_order_relaxed);
-  if (!wait_for_free(w, timeout)) return Status(Code::kClosed, "the consumer did not free every slot in time");
+  if (!wait_for_free(w, timeout))
+    return Status(Code::kClosed, "the consumer did not free every slot in time");
   return Status::ok();
 }
 

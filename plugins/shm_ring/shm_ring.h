@@ -46,13 +46,13 @@ struct alignas(64) RingHeader {
   std::uint32_t slot_bytes;
   std::uint32_t stride;  // bytes between slot starts (32 + slot_bytes, rounded up to 64)
   std::uint64_t total_bytes;
-  std::uint32_t producer_pid;  // the attached producer, 0 when none (single producer)
+  std::uint32_t producer_pid;             // the attached producer, 0 when none (single producer)
   alignas(64) std::uint64_t write_index;  // producer: slots below are published
   std::uint32_t data_seq;                 // futex word, bumped by a publish that finds the consumer waiting
   std::uint32_t consumer_waiting;
   alignas(64) std::uint64_t free_index;  // consumer: slots below are free for the producer
   std::uint32_t free_seq;                // futex word, bumped when free_index reaches producer_wake_at
-  std::uint64_t producer_wake_at;        // a sleeping producer's wish: wake it when free_index gets here; 0 = awake
+  std::uint64_t producer_wake_at;  // a sleeping producer's wish: wake it when free_index gets here; 0 = awake
 };
 
 struct SlotHeader {
@@ -82,7 +82,9 @@ class SharedRing {
   RingHeader& header() const { return *static_cast<RingHeader*>(base_); }
   Geometry geometry() const { return {header().slots, header().slot_bytes}; }
   SlotHeader& slot(std::uint64_t index) const;
-  std::uint8_t* payload(std::uint64_t index) const { return reinterpret_cast<std::uint8_t*>(&slot(index) + 1); }
+  std::uint8_t* payload(std::uint64_t index) const {
+    return reinterpret_cast<std::uint8_t*>(&slot(index) + 1);
+  }
 
  private:
   std::string name_;
@@ -110,12 +112,14 @@ class RingProducer {
   /// before it rings the doorbell). Waits while the ring is full, publishing what is staged
   /// first; fails with kClosed after `timeout` without the consumer freeing a slot, kLimit when
   /// the payload is larger than a slot or the name longer than 28 bytes.
-  Status write(std::string_view name, std::span<const std::uint8_t> payload, std::chrono::milliseconds timeout);
+  Status write(std::string_view name, std::span<const std::uint8_t> payload,
+               std::chrono::milliseconds timeout);
   /// Makes every written slot visible to the consumer and wakes it if it sleeps. One full
   /// barrier per call, so publishing every few dozen frames keeps the cost per frame low.
   void publish();
   /// write() then publish().
-  Status push(std::string_view name, std::span<const std::uint8_t> payload, std::chrono::milliseconds timeout) {
+  Status push(std::string_view name, std::span<const std::uint8_t> payload,
+              std::chrono::milliseconds timeout) {
     auto st = write(name, payload, timeout);
     if (st) publish();
     return st;
@@ -152,10 +156,10 @@ class RingConsumer {
 
  private:
   SharedRing& ring_;
-  std::uint64_t read_;  // consumer thread only
+  std::uint64_t read_;                                     // consumer thread only
   std::unique_ptr<std::atomic<std::uint8_t>[]> released_;  // per slot position, 1 = released
-  std::mutex free_mu_;                   // held by the thread that advances free_
-  std::atomic<std::uint64_t> free_{0};  // what free_index holds; written under free_mu_
+  std::mutex free_mu_;                                     // held by the thread that advances free_
+  std::atomic<std::uint64_t> free_{0};                     // what free_index holds; written under free_mu_
 };
 
 }  // namespace sluice::shm_ring

@@ -79,8 +79,8 @@ void SluiceSourceInstance::run() {
       }
       SlotRef& ref = refs[index % geometry.slots];
       ref.index = index;
-      frames.push_back(SluiceFrame{slot.name, strnlen(slot.name, ring::kNameBytes), shared->payload(index), size,
-                                   release_slot, &ref});
+      frames.push_back(SluiceFrame{slot.name, strnlen(slot.name, ring::kNameBytes), shared->payload(index),
+                                   size, release_slot, &ref});
     }
     // Advance before storing: a release may come before store_many returns.
     consumer->advance(n);
@@ -185,8 +185,8 @@ void destroy(SluiceSourceInstance* self) {
   std::unique_ptr<SluiceSourceInstance> owned(self);  // every slot is released by now
 }
 
-constexpr SluiceSourcePlugin kPlugin{SLUICE_SOURCE_ABI_VERSION, sizeof(SluiceSourcePlugin), "shm-ring", create,
-                                     start, stop, destroy};
+constexpr SluiceSourcePlugin kPlugin{
+    SLUICE_SOURCE_ABI_VERSION, sizeof(SluiceSourcePlugin), "shm-ring", create, start, stop, destroy};
 
 }  // namespace
 

@@ -2,7 +2,8 @@
 // DMA would. The frames come from image files, directories or an IDX image file (as for
 // `sluice send`).
 //
-//   shm_ring_producer --ring /sluice-ring --repeat 5 /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
+//   shm_ring_producer --ring /sluice-ring --repeat 5
+//   /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -51,8 +52,8 @@ int run(const std::string& ring_name, const std::vector<std::string>& paths, int
     for (const auto& frame : set->frames) {
       if (frames % kPublishEvery == 0) producer.publish();
       if (auto st = producer.write(frame.name, frame.payload, timeout); !st) {
-        std::fprintf(stderr, "shm_ring_producer: after %llu frames: %s\n", static_cast<unsigned long long>(frames),
-                     st.message().c_str());
+        std::fprintf(stderr, "shm_ring_producer: after %llu frames: %s\n",
+                     static_cast<unsigned long long>(frames), st.message().c_str());
         return 1;
       }
       ++frames;
@@ -67,8 +68,9 @@ int run(const std::string& ring_name, const std::vector<std::string>& paths, int
       return 1;
     }
   }
-  std::printf("sent %llu frames (%llu bytes) in %.3f s: %.0f frames/s\n", static_cast<unsigned long long>(frames),
-              static_cast<unsigned long long>(bytes), seconds, seconds > 0 ? static_cast<double>(frames) / seconds : 0.0);
+  std::printf("sent %llu frames (%llu bytes) in %.3f s: %.0f frames/s\n",
+              static_cast<unsigned long long>(frames), static_cast<unsigned long long>(bytes), seconds,
+              seconds > 0 ? static_cast<double>(frames) / seconds : 0.0);
   return 0;
 }
 

@@ -118,8 +118,8 @@ void SluiceSourceInstance::run() {
       continue;
     }
     if (static_cast<std::size_t>(length) > max_frame_bytes) {
-      drop(oversize, "oversize: length " + std::to_string(length) + " is over max_frame_bytes=" +
-                         std::to_string(max_frame_bytes));
+      drop(oversize, "oversize: length " + std::to_string(length) +
+                         " is over max_frame_bytes=" + std::to_string(max_frame_bytes));
       continue;
     }
     if (carried < static_cast<std::size_t>(length)) {
@@ -135,8 +135,12 @@ void SluiceSourceInstance::run() {
     std::size_t name_size = strnlen(reinterpret_cast<const char*>(buffer.data()), kNameBytes);
     while (name_size > 0 && buffer[name_size - 1] == ' ') --name_size;
     // The buffer is reused for the next datagram: no release callback, so sluice copies.
-    const SluiceFrame frame{reinterpret_cast<const char*>(buffer.data()), name_size, buffer.data() + kHeaderBytes,
-                            carried, nullptr, nullptr};
+    const SluiceFrame frame{reinterpret_cast<const char*>(buffer.data()),
+                            name_size,
+                            buffer.data() + kHeaderBytes,
+                            carried,
+                            nullptr,
+                            nullptr};
     if (api->store_one(host, &frame) != SLUICE_SOURCE_OK) break;
     ++stored;
   }
@@ -200,8 +204,10 @@ int start(SluiceSourceInstance* self, char* error, size_t error_size) {
   hints.ai_socktype = SOCK_DGRAM;
   hints.ai_flags = AI_PASSIVE;
   addrinfo* found = nullptr;
-  if (const int rc = ::getaddrinfo(self->bind_host.c_str(), self->bind_port.c_str(), &hints, &found); rc != 0) {
-    write_error(error, error_size, "cannot resolve " + self->bind_host + ":" + self->bind_port + ": " + gai_strerror(rc));
+  if (const int rc = ::getaddrinfo(self->bind_host.c_str(), self->bind_port.c_str(), &hints, &found);
+      rc != 0) {
+    write_error(error, error_size,
+                "cannot resolve " + self->bind_host + ":" + self->bind_port + ": " + gai_strerror(rc));
     return SLUICE_SOURCE_FAILED;
   }
   std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> addresses(found, ::freeaddrinfo);
@@ -250,8 +256,8 @@ void destroy(SluiceSourceInstance* self) {
   std::unique_ptr<SluiceSourceInstance> owned(self);
 }
 
-constexpr SluiceSourcePlugin kPlugin{SLUICE_SOURCE_ABI_VERSION, sizeof(SluiceSourcePlugin), "udp", create, start,
-                                     stop, destroy};
+constexpr SluiceSourcePlugin kPlugin{
+    SLUICE_SOURCE_ABI_VERSION, sizeof(SluiceSourcePlugin), "udp", create, start, stop, destroy};
 
 }  // namespace
 

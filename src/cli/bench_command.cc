@@ -80,9 +80,11 @@ void register_bench(CLI::App& app) {
   auto opts = std::make_shared<BackendBenchOptions>();
   auto* cmd = bench->add_subcommand("backend", "Raw backend throughput on pre-made tensors, per batch size");
   opts->model.add_to(*cmd, /*model_required=*/true);
-  cmd->add_option("--batch-sizes", opts->batch_sizes, "Comma-separated batch sizes, in frames per model call")->capture_default_str();
+  cmd->add_option("--batch-sizes", opts->batch_sizes, "Comma-separated batch sizes, in frames per model call")
+      ->capture_default_str();
   cmd->add_option("--threads", opts->threads, "Intra-op threads (default: every hardware thread)");
-  cmd->add_option("--seconds", opts->seconds, "Measuring time per batch size, in seconds")->capture_default_str();
+  cmd->add_option("--seconds", opts->seconds, "Measuring time per batch size, in seconds")
+      ->capture_default_str();
   cmd->add_option("--csv", opts->csv, "Also write the figures to this CSV file");
   cmd->callback([opts] {
     if (const int rc = run_backend_bench(*opts); rc != 0) throw CLI::RuntimeError(rc);

@@ -135,24 +135,37 @@ void EngineOptions::add_to(CLI::App& app) {
   app.add_option("--max-batch", max_batch, "Most frames sent to the model in one call")
       ->capture_default_str();
   app.add_option("--top-k", top_k, "Predictions per result line")->capture_default_str();
-  app.add_option("--memory-budget", memory_budget,
-                 "Bound on resident memory (KiB/MiB/GiB). Half of what is left after the models load holds frames "
-                 "in flight; past it, sources stop reading their sockets and TCP pushes back on producers")
+  app.add_option(
+         "--memory-budget", memory_budget,
+         "Bound on resident memory (KiB/MiB/GiB). Half of what is left after the models load holds frames "
+         "in flight; past it, sources stop reading their sockets and TCP pushes back on producers")
       ->capture_default_str();
   app.add_option("--max-pixels", max_pixels, "Largest image accepted, in pixels, checked before decoding")
       ->capture_default_str();
-  app.add_flag("--backpressure", backpressure,
-               "Rate controller (Spark's spark.streaming.backpressure.enabled): a PID estimator per source sets the "
-               "records/s it may store, from each batch's processing rate and scheduling delay");
+  app.add_flag(
+      "--backpressure", backpressure,
+      "Rate controller (Spark's spark.streaming.backpressure.enabled): a PID estimator per source sets the "
+      "records/s it may store, from each batch's processing rate and scheduling delay");
   app.add_option("--initial-rate", initial_rate,
                  "With --backpressure: records/s per source until the first estimate (0 = unlimited)")
       ->capture_default_str();
-  app.add_option("--max-rate", max_rate, "Records/s per source, always enforced (0 = unlimited)")->capture_default_str();
-  app.add_option("--min-rate", pid.min_rate, "Lowest rate the PID estimator sets, records/s")->capture_default_str();
+  app.add_option("--max-rate", max_rate, "Records/s per source, always enforced (0 = unlimited)")
+      ->capture_default_str();
+  app.add_option("--min-rate", pid.min_rate, "Lowest rate the PID estimator sets, records/s")
+      ->capture_default_str();
   app.add_option("--pid-proportional", pid.proportional, "PID proportional gain")->capture_default_str();
   app.add_option("--pid-integral", pid.integral, "PID integral gain (weighs the scheduling-delay backlog)")
       ->capture_default_str();
   app.add_option("--pid-derivative", pid.derivative, "PID derivative gain")->capture_default_str();
+  app.add_option("--storage-level", storage_level,
+                 "Where received blocks wait: memory; memory_and_disk (spill a block to --spill-dir when the "
+                 "memory budget is over half used, read it back in order); disk (spill every block)")
+      ->capture_default_str();
+  app.add_option("--spill-dir", spill_dir,
+                 "Directory for spilled blocks (needed by memory_and_disk and disk)");
+  app.add_option("--disk-budget", disk_budget,
+                 "Most spilled bytes on disk at once; past it blocks stay in memory")
+      ->capture_default_str();
 }
 
 engine::EngineConfig EngineOptions::resolve() const {
@@ -172,6 +185,9 @@ engine::EngineConfig EngineOptions::resolve() const {
   config.initial_rate = initial_rate;
   config.max_rate = max_rate;
   config.pid = pid;
+  auto level = engine::parse_storage_level(storage_level);
+  if (!level) throw std::runtime_error(level.status().message());
+  config.spill = {*level, spill_dir, parse_bytes(disk_budget)};
   if (auto st = config.validate(); !st) throw std::runtime_error(st.message());
   return config;
 }

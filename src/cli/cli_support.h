@@ -52,6 +52,9 @@ struct EngineOptions {
   double initial_rate = 0.0;
   double max_rate = 0.0;
   engine::PidSettings pid;
+  std::string storage_level = "memory";
+  std::string spill_dir;
+  std::string disk_budget = "8GiB";
   void add_to(CLI::App& app);
   engine::EngineConfig resolve() const;  // throws std::runtime_error on a bad value
 };

@@ -167,7 +167,8 @@ void register_demo(CLI::App& app) {
   cmd->add_option("--images", opts->images, "IDX image file to stream")->capture_default_str();
   cmd->add_option("--truth", opts->truth, "IDX label file with the true class of each image")
       ->capture_default_str();
-  cmd->add_option("--connections", opts->connections, "Producer TCP connections over loopback")->capture_default_str();
+  cmd->add_option("--connections", opts->connections, "Producer TCP connections over loopback")
+      ->capture_default_str();
   cmd->add_option("--repeat", opts->repeat, "Stream the set this many times (for a longer measurement)")
       ->capture_default_str();
   cmd->add_option("--limit", opts->limit, "Stream only the first N images (0 = all)")->capture_default_str();

@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/cli_support.h"
+#include "cli/redis_options.h"
 
 namespace {
 // Every command. `sluice config --print` builds a second app from this same list.
@@ -15,6 +16,9 @@ void add_commands(CLI::App& app) {
   sluice::cli::register_send(app);
   sluice::cli::register_demo(app);
   sluice::cli::register_bench(app);
+  sluice::cli::register_ingest(app);
+  sluice::cli::register_worker(app);
+  sluice::cli::register_results(app);
   sluice::cli::register_config(app, add_commands);  // last: it adds --config to the commands above
 }
 }  // namespace

@@ -129,7 +129,7 @@ int run_serve(const ServeOptions& opts) {
     if (!http::is_loopback_host(ep->host)) {
       spdlog::warn("http: {} is reachable from other machines, and the dashboard has no authentication", url);
     }
-    spdlog::info("http: dashboard {} , metrics {}metrics", url, url);
+    spdlog::info("http: dashboard at {}, Prometheus metrics at {}metrics", url, url);
   }
   observe::StatusSampler progress_sampler(view);
   std::unique_ptr<ProgressReporter> progress;
@@ -170,11 +170,12 @@ void register_serve(CLI::App& app) {
       "--connect", opts->connect,
       "tcp-connect source: dial a producer at HOST:PORT and read its frames; reconnects with backoff "
       "(repeatable)");
-  cmd->add_option("--source", opts->sources,
-                  "A source as KIND:TARGET?key=value&...: plugin:PATH.so?... (a source plugin), "
-                  "dir:PATH?done=DIR|delete=1 (watch a directory), tcp-listen:HOST:PORT, tcp-connect:HOST:PORT; "
-                  "plugin and dir restart with backoff (restart_backoff, restart_max_backoff, max_restarts) "
-                  "(repeatable)");
+  cmd->add_option(
+      "--source", opts->sources,
+      "A source as KIND:TARGET?key=value&...: plugin:PATH.so?... (a source plugin), "
+      "dir:PATH?done=DIR|delete=1 (watch a directory), tcp-listen:HOST:PORT, tcp-connect:HOST:PORT; "
+      "plugin and dir restart with backoff (restart_backoff, restart_max_backoff, max_restarts) "
+      "(repeatable)");
   cmd->add_option("--wal", opts->wal_dir,
                   "Write-ahead log directory: every accepted frame is logged before it is acknowledged, and "
                   "frames without a result are processed first after a restart");

@@ -4,9 +4,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "sluice/frame.h"
+#include "store/spill_file.h"
 
 namespace sluice::engine {
 
@@ -16,6 +18,9 @@ struct Block {
   Clock::time_point sealed{};
   std::vector<Frame> frames;
   std::size_t bytes = 0;  // payload bytes of `frames`
+  /// Set when the payloads were spilled to disk: the frames' payloads are empty and are read
+  /// back from here, by index, when the block is processed.
+  std::shared_ptr<store::SpillFile> spill;
 };
 
 }  // namespace sluice::engine

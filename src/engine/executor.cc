@@ -58,12 +58,23 @@ bool Executor::process(const Task& task) {
   const std::size_t elements = shape.input_elements();
   const int channels = preprocessor_.spec().channels();
 
+  // Budget to give back at the end: what these frames hold in memory now. A spilled block gave
+  // its budget back when it went to disk, and reads its payloads back here, outside the budget.
+  std::size_t payload_bytes = 0;
+  for (std::size_t i = task.begin; i < task.end; ++i) payload_bytes += block.frames[i].payload.size();
+
   // 1. Decode and preprocess each frame straight into its slot of the batch tensor.
   slot_frame_.clear();
-  std::size_t payload_bytes = 0;
   for (std::size_t i = 0; i < count; ++i) {
-    const Frame& frame = block.frames[task.begin + i];
-    payload_bytes += frame.payload.size();
+    Frame& frame = block.frames[task.begin + i];
+    if (block.spill) {
+      auto payload = block.spill->read(task.begin + i);
+      if (!payload) {
+        frame_status_[i] = payload.status();
+        continue;
+      }
+      frame.payload = std::move(*payload);
+    }
     Status st = decoder_.decode(frame.payload.bytes(), channels, image_);
     if (st) {
       const std::size_t slot = slot_frame_.size();
@@ -95,6 +106,7 @@ bool Executor::process(const Task& task) {
     auto& record = records_[i];
     record.stream = frame.stream;
     record.seq = frame.seq;
+    record.token = frame.token;
     record.name = frame.name;
     record.batch = batch.info.id;
     record.latency_ms = std::chrono::duration<double, std::milli>(done - frame.arrival).count();

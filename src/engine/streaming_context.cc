@@ -31,6 +31,9 @@ Status EngineConfig::validate() const {
   if (max_batch < 1) return bad("--max-batch must be at least 1");
   if (top_k < 1) return bad("--top-k must be at least 1");
   if (memory_budget < (1u << 20)) return bad("--memory-budget must be at least 1 MiB");
+  if (spill.level != StorageLevel::kMemory && spill.dir.empty()) {
+    return bad("--storage-level memory_and_disk and disk need --spill-dir");
+  }
   if (initial_rate < 0 || max_rate < 0 || pid.min_rate <= 0) {
     return bad("--initial-rate and --max-rate must be >= 0, and --min-rate > 0");
   }
@@ -167,6 +170,11 @@ Status StreamingContext::start() {
                     config_.memory_budget >> 20, fixed >> 20, (fixed >> 20) + 32));
   }
   budget_.set_limit(static_cast<std::size_t>((config_.memory_budget - fixed) / 2));
+  store_.configure(config_.spill, &budget_);
+  if (config_.spill.level != StorageLevel::kMemory) {
+    spdlog::info("storage level {}: spill files in {}, at most {} MiB on disk",
+                 storage_level_name(config_.spill.level), config_.spill.dir, config_.spill.disk_budget >> 20);
+  }
   const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
   const int threads = config_.executors * config_.cores;
   spdlog::info(
@@ -245,6 +253,9 @@ void StreamingContext::stop() {
     spdlog::info("stopped: {} frames received, {} results, {} errors, {} batches",
                  metrics_.frames_received.load(), metrics_.frames_succeeded.load(),
                  metrics_.frames_failed.load(), metrics_.batches_completed.load());
+    if (store_.spilled_blocks() > 0) {
+      spdlog::info("storage: {} block(s) were spilled to disk and read back", store_.spilled_blocks());
+    }
   }
 }
 

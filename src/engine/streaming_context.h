@@ -41,6 +41,8 @@ struct EngineConfig {
   double initial_rate = 0.0;  // records/s per source before the first estimate; 0 = none
   double max_rate = 0.0;      // records/s per source, always enforced; 0 = unlimited
   PidSettings pid;
+  /// Where received blocks wait (Spark's StorageLevel); spill files go to spill.dir.
+  SpillPolicy spill;
 
   /// Checks ranges and relations (block interval <= batch interval, ...).
   Status validate() const;

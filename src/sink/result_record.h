@@ -22,6 +22,8 @@ struct ResultRecord {
   double latency_ms = 0.0;  // receipt to result
   std::vector<LabeledPrediction> top;
   std::string error;  // non-empty: no prediction, and this says why
+  /// The frame's Frame::token (source-defined), for sinks that acknowledge upstream themselves.
+  std::uint64_t token = 0;
 
   bool ok() const { return error.empty(); }
 };

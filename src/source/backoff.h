@@ -10,7 +10,9 @@ namespace sluice::source {
 class Backoff {
  public:
   Backoff(std::chrono::milliseconds initial, std::chrono::milliseconds max)
-      : initial_(std::max(initial, std::chrono::milliseconds(1))), max_(std::max(max, initial_)), next_(initial_) {}
+      : initial_(std::max(initial, std::chrono::milliseconds(1))),
+        max_(std::max(max, initial_)),
+        next_(initial_) {}
 
   /// The delay to wait now; the one after it doubles, up to max.
   std::chrono::milliseconds next() {

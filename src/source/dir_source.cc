@@ -20,7 +20,8 @@ namespace sluice::source {
 namespace fs = std::filesystem;
 namespace {
 constexpr std::size_t kNameBytes = 28;  // the wire format's name field
-constexpr std::uint32_t kWatchMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
+constexpr std::uint32_t kWatchMask =
+    IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
 
 Status io_error(const std::string& what) {
   return Status(Code::kIo, fmt::format("{}: {}", what, std::strerror(errno)));
@@ -49,8 +50,8 @@ Status DirSource::start(FrameSink& sink) {
   if (!options_.done_dir.empty()) {
     fs::create_directories(options_.done_dir, ec);
     if (ec) {
-      return Status(Code::kIo, fmt::format("cannot create the done directory '{}': {}", options_.done_dir.string(),
-                                           ec.message()));
+      return Status(Code::kIo, fmt::format("cannot create the done directory '{}': {}",
+                                           options_.done_dir.string(), ec.message()));
     }
     if (fs::equivalent(options_.done_dir, options_.directory, ec)) {
       return Status(Code::kInvalidArgument, "the done directory must not be the watched directory");
@@ -120,7 +121,8 @@ void DirSource::run(bool scan_first) {
         return;
       }
       if ((event->mask & IN_ISDIR) != 0 || event->len == 0) continue;
-      if ((event->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) != 0 && !process(event->name, /*from_event=*/true)) return;
+      if ((event->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) != 0 && !process(event->name, /*from_event=*/true))
+        return;
     }
   }
 }
@@ -132,8 +134,8 @@ bool DirSource::scan() {
     names.push_back(it->path().filename().string());
   }
   if (ec) {
-    sink_->report_error(Status(Code::kIo, fmt::format("cannot list '{}': {}", options_.directory.string(),
-                                                      ec.message())));
+    sink_->report_error(
+        Status(Code::kIo, fmt::format("cannot list '{}': {}", options_.directory.string(), ec.message())));
   }
   std::sort(names.begin(), names.end());
   for (const auto& file : names) {
@@ -165,8 +167,9 @@ bool DirSource::process(const std::string& file_name, bool from_event) {
     }
   }
   if (seen.size > options_.max_file_bytes) {
-    sink_->report_error(Status(Code::kLimit, fmt::format("'{}' is {} bytes, over the {}-byte frame limit; skipped",
-                                                         file_name, seen.size, options_.max_file_bytes)));
+    sink_->report_error(
+        Status(Code::kLimit, fmt::format("'{}' is {} bytes, over the {}-byte frame limit; skipped", file_name,
+                                         seen.size, options_.max_file_bytes)));
     std::lock_guard lock(mu_);
     processed_[file_name] = seen;  // reported once, not at every rescan
     return true;
@@ -210,7 +213,8 @@ bool DirSource::process(const std::string& file_name, bool from_event) {
   if (auto st = sink_->store(std::move(frame)); !st) {
     std::lock_guard lock(mu_);
     pending_.erase(token);
-    if (auto it = in_flight_.find(file_name); it != in_flight_.end() && --it->second.count == 0) in_flight_.erase(it);
+    if (auto it = in_flight_.find(file_name); it != in_flight_.end() && --it->second.count == 0)
+      in_flight_.erase(it);
     if (keep_files) processed_.erase(file_name);  // not taken: offer it again next time
     return false;
   }
@@ -226,7 +230,8 @@ void DirSource::on_frames_done(std::span<const Frame> frames) {
       if (it == pending_.end()) continue;
       file_name = std::move(it->second);
       pending_.erase(it);
-      if (auto f = in_flight_.find(file_name); f != in_flight_.end() && --f->second.count == 0) in_flight_.erase(f);
+      if (auto f = in_flight_.find(file_name); f != in_flight_.end() && --f->second.count == 0)
+        in_flight_.erase(f);
     }
     finish(options_.directory / file_name);
   }

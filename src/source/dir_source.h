@@ -75,7 +75,7 @@ class DirSource final : public Source {
     Seen seen;      // the version stored last
     int count = 0;  // frames of this name without a result line yet
   };
-  mutable std::mutex mu_;                                  // guards the maps below
+  mutable std::mutex mu_;                                   // guards the maps below
   std::unordered_map<std::uint64_t, std::string> pending_;  // token -> file name, until done
   std::map<std::string, InFlight> in_flight_;
   std::uint64_t next_token_ = 1;

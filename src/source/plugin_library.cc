@@ -25,8 +25,8 @@ Result<std::shared_ptr<const PluginLibrary>> PluginLibrary::load(const std::stri
   void* symbol = dlsym(lib->handle_.get(), SLUICE_SOURCE_ENTRY_SYMBOL);
   if (symbol == nullptr) {
     return Status(Code::kInvalidArgument,
-                  fmt::format("plugin '{}' does not export '{}', so it is not a sluice source plugin ({})", path,
-                              SLUICE_SOURCE_ENTRY_SYMBOL, last_dl_error()));
+                  fmt::format("plugin '{}' does not export '{}', so it is not a sluice source plugin ({})",
+                              path, SLUICE_SOURCE_ENTRY_SYMBOL, last_dl_error()));
   }
   const auto entry = reinterpret_cast<SluiceSourcePluginEntryFn>(symbol);
   const SluiceSourcePlugin* table = entry();
@@ -36,24 +36,26 @@ Result<std::shared_ptr<const PluginLibrary>> PluginLibrary::load(const std::stri
   }
   // abi_version is read before anything else: it is the one field every version keeps in place.
   if (table->abi_version != SLUICE_SOURCE_ABI_VERSION) {
-    return Status(Code::kInvalidArgument,
-                  fmt::format("plugin '{}' was built for sluice source plugin ABI version {}, but this sluice "
-                              "supports ABI version {}; rebuild the plugin against this sluice's "
-                              "include/sluice/source_plugin.h",
-                              path, table->abi_version, SLUICE_SOURCE_ABI_VERSION));
+    return Status(
+        Code::kInvalidArgument,
+        fmt::format("plugin '{}' was built for sluice source plugin ABI version {}, but this sluice "
+                    "supports ABI version {}; rebuild the plugin against this sluice's "
+                    "include/sluice/source_plugin.h",
+                    path, table->abi_version, SLUICE_SOURCE_ABI_VERSION));
   }
   if (table->struct_size < sizeof(SluiceSourcePlugin)) {
     return Status(Code::kInvalidArgument,
                   fmt::format("plugin '{}': its table is {} bytes, ABI version {} needs {}", path,
                               table->struct_size, SLUICE_SOURCE_ABI_VERSION, sizeof(SluiceSourcePlugin)));
   }
-  const char* missing = table->create == nullptr  ? "create"
-                        : table->start == nullptr ? "start"
-                        : table->stop == nullptr  ? "stop"
+  const char* missing = table->create == nullptr    ? "create"
+                        : table->start == nullptr   ? "start"
+                        : table->stop == nullptr    ? "stop"
                         : table->destroy == nullptr ? "destroy"
                                                     : nullptr;
   if (missing != nullptr) {
-    return Status(Code::kInvalidArgument, fmt::format("plugin '{}': its table has no '{}' function", path, missing));
+    return Status(Code::kInvalidArgument,
+                  fmt::format("plugin '{}': its table has no '{}' function", path, missing));
   }
   lib->table_ = table;
   return std::shared_ptr<const PluginLibrary>(std::move(lib));
@@ -65,7 +67,7 @@ void PluginLibrary::Closer::operator()(void* handle) const {
 
 std::string PluginLibrary::kind() const {
   return table_ != nullptr && table_->name != nullptr && *table_->name != '\0' ? std::string(table_->name)
-                                                                              : std::string("plugin");
+                                                                               : std::string("plugin");
 }
 
 }  // namespace sluice::source

@@ -39,7 +39,7 @@ class PluginLibrary {
   };
 
   std::string path_;
-  std::unique_ptr<void, Closer> handle_;  // dlclose'd last, after everything that used the library
+  std::unique_ptr<void, Closer> handle_;       // dlclose'd last, after everything that used the library
   const SluiceSourcePlugin* table_ = nullptr;  // static storage inside the library
 };
 

@@ -139,12 +139,13 @@ PluginInstance::PluginInstance(std::shared_ptr<const PluginLibrary> library, std
   api_.log = host_log;
 }
 
-Frame PluginInstance::make_frame(const SluiceFrame& in, Clock::time_point arrival, std::shared_ptr<const void>& keep,
-                                 ReleaseOwner*& zero_copy) {
+Frame PluginInstance::make_frame(const SluiceFrame& in, Clock::time_point arrival,
+                                 std::shared_ptr<const void>& keep, ReleaseOwner*& zero_copy) {
   Frame frame;
   frame.stream = stream_.load(std::memory_order_relaxed);
   frame.seq = next_seq_.fetch_add(1, std::memory_order_relaxed);
-  frame.name.assign(in.name != nullptr ? in.name : "", std::min<std::size_t>(in.name_size, SLUICE_FRAME_NAME_BYTES));
+  frame.name.assign(in.name != nullptr ? in.name : "",
+                    std::min<std::size_t>(in.name_size, SLUICE_FRAME_NAME_BYTES));
   frame.arrival = arrival;
   zero_copy = nullptr;
   if (in.release != nullptr) {
@@ -195,8 +196,10 @@ int PluginInstance::store_many(const SluiceFrame* in, std::size_t count, std::si
     if (stored != nullptr) *stored = count;
     return SLUICE_SOURCE_OK;
   }
-  // FrameSink::store_many accepts a prefix of the frames (none, by its contract). Whatever sluice
-  // still holds counts as accepted; the rest goes back to the plugin without a release.
+  // FrameSink::store_many accepts a prefix of the frames (none, by its contract). What is left in
+  // `frames` was not taken; whatever sluice still holds counts as accepted; the rest goes back to
+  // the plugin without a release.
+  frames.clear();
   std::size_t accepted = 0;
   for (std::size_t i = 0; i < count; ++i) {
     if (keep[i].use_count() > 1) accepted = i + 1;
@@ -230,9 +233,9 @@ void PluginInstance::report_error(const char* message) {
   }
   if (log_now) {
     // Counts, keeps as the last error, and logs one line.
-    sink->report_error(Status(Code::kIo, not_logged == 0 ? text
-                                                         : fmt::format("{} ({} earlier reports not logged)",
-                                                                       text, not_logged)));
+    sink->report_error(
+        Status(Code::kIo,
+               not_logged == 0 ? text : fmt::format("{} ({} earlier reports not logged)", text, not_logged)));
   } else {
     ++sink->stats().errors;
     sink->stats().set_last_error(Status(Code::kIo, text).to_string());
@@ -271,8 +274,8 @@ Result<std::unique_ptr<PluginSource>> PluginSource::create(std::shared_ptr<const
   entries.reserve(config.size());
   for (const auto& [key, value] : config) entries.push_back({key.c_str(), value.c_str()});
   std::array<char, kErrorBytes> error{};
-  instance->self_ = instance->table().create(entries.data(), entries.size(), &instance->api_, &instance->host_,
-                                             error.data(), error.size() - 1);
+  instance->self_ = instance->table().create(entries.data(), entries.size(), &instance->api_,
+                                             &instance->host_, error.data(), error.size() - 1);
   if (instance->self_ == nullptr) {
     return Status(Code::kInvalidArgument, fmt::format("plugin '{}' refused its configuration: {}",
                                                       instance->library().path(), from_buffer(error)));
@@ -316,7 +319,8 @@ void PluginSource::stop() {
   in.stopped_.store(true, std::memory_order_release);
   in.table().stop(in.self_);
   running_ = false;
-  if (FrameSink* sink = in.sink_.load(std::memory_order_acquire)) sink->close_stream(in.stream_.load(), Status::ok());
+  if (FrameSink* sink = in.sink_.load(std::memory_order_acquire))
+    sink->close_stream(in.stream_.load(), Status::ok());
 }
 
 }  // namespace sluice::source

@@ -14,7 +14,8 @@
 namespace sluice::source {
 namespace {
 
-Status bad_value(const SourceSpec& spec, const std::string& key, const std::string& value, const char* expected) {
+Status bad_value(const SourceSpec& spec, const std::string& key, const std::string& value,
+                 const char* expected) {
   return Status(Code::kInvalidArgument,
                 fmt::format("--source '{}': {}={} is not {}", spec.text, key, value, expected));
 }
@@ -51,7 +52,8 @@ Result<bool> parse_flag(const SourceSpec& spec, const std::string& key, const st
 }
 
 // Takes the supervisor's keys out of `params`, leaving the source's own.
-Result<RestartPolicy> take_restart_policy(const SourceSpec& spec, std::vector<std::pair<std::string, std::string>>& params) {
+Result<RestartPolicy> take_restart_policy(const SourceSpec& spec,
+                                          std::vector<std::pair<std::string, std::string>>& params) {
   RestartPolicy policy;
   std::vector<std::pair<std::string, std::string>> rest;
   for (auto& [key, value] : params) {
@@ -76,7 +78,8 @@ Result<RestartPolicy> take_restart_policy(const SourceSpec& spec, std::vector<st
   return policy;
 }
 
-Result<std::unique_ptr<Source>> make_dir(const SourceSpec& spec, std::vector<std::pair<std::string, std::string>> params,
+Result<std::unique_ptr<Source>> make_dir(const SourceSpec& spec,
+                                         std::vector<std::pair<std::string, std::string>> params,
                                          const SourceDefaults& defaults) {
   DirSourceOptions options;
   options.directory = spec.target;
@@ -101,7 +104,8 @@ Result<std::unique_ptr<Source>> make_dir(const SourceSpec& spec, std::vector<std
     }
   }
   if (options.remove_done && !options.done_dir.empty()) {
-    return Status(Code::kInvalidArgument, fmt::format("--source '{}': give done=DIR or delete=1, not both", spec.text));
+    return Status(Code::kInvalidArgument,
+                  fmt::format("--source '{}': give done=DIR or delete=1, not both", spec.text));
   }
   return std::unique_ptr<Source>(std::make_unique<DirSource>(std::move(options)));
 }
@@ -117,7 +121,8 @@ Result<std::unique_ptr<Source>> make_source(const SourceSpec& spec, const Source
     }
     auto endpoint = net::parse_endpoint(spec.target);
     if (!endpoint) {
-      return Status(Code::kInvalidArgument, fmt::format("--source '{}': {}", spec.text, endpoint.status().message()));
+      return Status(Code::kInvalidArgument,
+                    fmt::format("--source '{}': {}", spec.text, endpoint.status().message()));
     }
     if (spec.kind == "tcp-listen") {
       return std::unique_ptr<Source>(std::make_unique<TcpListenSource>(
@@ -129,9 +134,10 @@ Result<std::unique_ptr<Source>> make_source(const SourceSpec& spec, const Source
     return std::unique_ptr<Source>(std::make_unique<TcpConnectSource>(options));
   }
   if (spec.kind != "plugin" && spec.kind != "dir") {
-    return Status(Code::kInvalidArgument,
-                  fmt::format("--source '{}': unknown kind '{}' (known: plugin, dir, tcp-listen, tcp-connect)",
-                              spec.text, spec.kind));
+    return Status(
+        Code::kInvalidArgument,
+        fmt::format("--source '{}': unknown kind '{}' (known: plugin, dir, tcp-listen, tcp-connect)",
+                    spec.text, spec.kind));
   }
   auto params = spec.params;
   auto policy = take_restart_policy(spec, params);

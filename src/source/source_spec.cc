@@ -23,8 +23,9 @@ Result<std::string> percent_decode(std::string_view in, std::string_view whole) 
     const int hi = i + 1 < in.size() ? hex_value(in[i + 1]) : -1;
     const int lo = i + 2 < in.size() ? hex_value(in[i + 2]) : -1;
     if (hi < 0 || lo < 0) {
-      return Status(Code::kInvalidArgument,
-                    fmt::format("--source '{}': bad %-escape in '{}' (use %XX with two hex digits)", whole, in));
+      return Status(
+          Code::kInvalidArgument,
+          fmt::format("--source '{}': bad %-escape in '{}' (use %XX with two hex digits)", whole, in));
     }
     out.push_back(static_cast<char>(hi * 16 + lo));
     i += 2;

@@ -14,7 +14,7 @@ struct SourceSpec {
   std::string kind;    // "plugin", "dir", "tcp-listen", "tcp-connect"
   std::string target;  // a path or HOST:PORT, as written (not percent-decoded)
   std::vector<std::pair<std::string, std::string>> params;  // percent-decoded, in order
-  std::string text;    // the whole option, for messages
+  std::string text;                                         // the whole option, for messages
 };
 
 /// Splits at the first ':' (kind) and the first '?' after it (query). The query is '&'-separated

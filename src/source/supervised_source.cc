@@ -104,7 +104,8 @@ void SupervisedSource::run() {
       const auto delay = backoff.next();
       const auto attempt = stats.restarts.load() + 1;
       if (first_attempt) {
-        spdlog::warn("{}: {}; restarting in {} ms (restart {})", name(), why.to_string(), delay.count(), attempt);
+        spdlog::warn("{}: {}; restarting in {} ms (restart {})", name(), why.to_string(), delay.count(),
+                     attempt);
       } else {
         spdlog::warn("{}: restart {} failed: {}; retrying in {} ms (restart {})", name(), attempt - 1,
                      why.message(), delay.count(), attempt);

@@ -60,10 +60,10 @@ class SupervisedSource final : public Source {
   std::unique_ptr<Proxy> proxy_;
   std::mutex mu_;
   std::condition_variable cv_;
-  bool stopping_ = false;               // guarded by mu_
-  std::optional<Status> pending_;       // a restart request not handled yet; guarded by mu_
-  bool inner_running_ = false;          // supervisor thread, or stop() after joining it
-  Clock::time_point started_at_{};      // supervisor thread
+  bool stopping_ = false;           // guarded by mu_
+  std::optional<Status> pending_;   // a restart request not handled yet; guarded by mu_
+  bool inner_running_ = false;      // supervisor thread, or stop() after joining it
+  Clock::time_point started_at_{};  // supervisor thread
   std::thread thread_;
 };
 

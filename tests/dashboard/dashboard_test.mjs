@@ -126,28 +126,28 @@ try {
   await page.goto(`${base}/`, { waitUntil: "load", timeout: 30_000 });
   assert.equal(await page.title(), "sluice · streaming");
 
-  // Live: wait (bounded) until every chart has drawn at least 3 batches, the batch table has rows
+  // Live: wait (bounded) until every chart has drawn at least 5 batches, the batch table has rows
   // and a source shows as active.
   const charts = ["input_rate", "scheduling_delay_ms", "processing_time_ms", "total_delay_ms"]
     .flatMap((k) => [`timeline-${k}`, `histogram-${k}`]);
   await page.waitForFunction((ids) => {
-    const chartsReady = ids.every((id) => Number(document.getElementById(id)?.dataset.points || 0) >= 3);
+    const chartsReady = ids.every((id) => Number(document.getElementById(id)?.dataset.points || 0) >= 5);
     const rows = document.querySelectorAll("#batches tr").length;
     const active = document.querySelector('#sources tr[data-active="true"]');
-    return chartsReady && rows >= 3 && active !== null;
+    return chartsReady && rows >= 5 && active !== null;
   }, charts, { timeout: 90_000, polling: 250 });
 
   for (const id of charts) {
     const chart = await page.$(`#${id}`);
     const points = Number(await chart.getAttribute("data-points"));
-    assert.ok(points >= 3, `${id} has ${points} data points`);
+    assert.ok(points >= 5, `${id} has ${points} data points`);
     const canvas = await chart.$("canvas");
     assert.ok(canvas, `${id} draws on a canvas`);
     const box = await canvas.boundingBox();
     assert.ok(box && box.width > 100 && box.height > 50, `${id} canvas is visible: ${JSON.stringify(box)}`);
   }
   const batchRows = await page.$$eval("#batches tr", (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
-  assert.ok(batchRows.length >= 3, "the batch table has rows");
+  assert.ok(batchRows.length >= 5, "the batch table has rows");
   assert.ok(batchRows.some((cells) => Number(cells[2]) > 0), "a batch has records: " + JSON.stringify(batchRows));
   const source = await page.$eval('#sources tr[data-active="true"]', (tr) => ({
     text: tr.textContent, state: tr.dataset.state,
@@ -164,6 +164,11 @@ try {
   const foreign = requests.filter((url) => !url.startsWith(base + "/"));
   assert.deepEqual(foreign, [], "every request goes to sluice itself");
   assert.deepEqual(pageErrors, [], "no errors in the page");
+
+  // It keeps updating by itself: more batches appear without a reload.
+  const before = Number(await page.getAttribute("#timeline-input_rate", "data-points"));
+  await page.waitForFunction((n) => Number(document.getElementById("timeline-input_rate").dataset.points) > n,
+    before, { timeout: 30_000, polling: 250 });
 
   const screenshot = path.join(artifacts, "dashboard.png");
   await page.screenshot({ path: screenshot, fullPage: true });

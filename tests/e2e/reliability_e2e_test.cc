@@ -1,7 +1,9 @@
 // Reliability end to end: kill -9 with a WAL and acks, overload under a memory budget, and a
 // catalogue of malformed input, all against the real sluice binary over real sockets.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <turbojpeg.h>
 
 #include <filesystem>
@@ -315,6 +317,135 @@ TEST(ReliabilityEndToEnd, BackpressureNeverExceedsTheMaxRate) {
   const auto log = read_file(dir + "/serve.log");
   EXPECT_NE(log.find("rate limit 300 records/s"), std::string::npos) << "the initial rate is published";
   EXPECT_EQ(log.find("rate limit none"), std::string::npos) << "a rate is published for every batch";
+}
+
+}  // namespace
+}  // namespace sluice::test
+
+namespace sluice::test {
+namespace {
+
+std::size_t files_in(const std::string& dir) {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator(dir, ec);
+       !ec && it != std::filesystem::directory_iterator(); ++it)
+    ++n;
+  return n;
+}
+
+// Storage level disk: every block goes to disk and comes back; nothing is lost or left behind.
+TEST(ReliabilityEndToEnd, StorageLevelDiskSpillsEveryBlockAndLosesNothing) {
+  SLUICE_REQUIRE_PATH(fashion_images());
+  ASSERT_TRUE(std::filesystem::exists(fashion_bundle()));
+  const auto dir = make_temp_dir("disk-level");
+  const auto port = free_port();
+  auto serve =
+      ChildProcess::spawn(serve_args(port, dir, {"--storage-level", "disk", "--spill-dir", dir + "/spill"}),
+                          "", dir + "/serve.log");
+  ASSERT_TRUE(wait_for_port(port, 60s)) << read_file(dir + "/serve.log");
+  auto sender = ChildProcess::spawn({sluice_binary(), "send", "--to", fmt::format("127.0.0.1:{}", port),
+                                     "--limit", "3000", "--connections", "3", fashion_images()},
+                                    "", dir + "/send.err");
+  ASSERT_EQ(sender.wait(120s), 0) << read_file(dir + "/send.err");
+  ASSERT_EQ(wait_for_lines(dir + "/results.jsonl", 3000, 120s), 3000u);
+  serve.signal(SIGTERM);
+  ASSERT_EQ(serve.wait(60s), 0);
+  const auto keys = count_keys(dir + "/results.jsonl");
+  EXPECT_EQ(keys.size(), 3000u);
+  for (const auto& line : read_lines(dir + "/results.jsonl")) {
+    ASSERT_NE(line.find("\"top\""), std::string::npos) << line;  // payloads read back intact
+  }
+  const auto log = read_file(dir + "/serve.log");
+  EXPECT_NE(log.find("storage level disk"), std::string::npos);
+  EXPECT_NE(log.find("were spilled to disk and read back"), std::string::npos) << log;
+  EXPECT_EQ(files_in(dir + "/spill"), 0u) << "spill files are deleted once processed";
+}
+
+// memory_and_disk under overload: blocks spill once memory is half used, and come back in order.
+TEST(ReliabilityEndToEnd, StorageLevelMemoryAndDiskSpillsUnderPressure) {
+  SLUICE_REQUIRE_PATH(shared_dir() + "/images/dog.jpg");
+  ASSERT_TRUE(std::filesystem::exists(fashion_bundle()));
+  const auto dir = make_temp_dir("spill-level");
+  const auto port = free_port();
+  auto serve =
+      ChildProcess::spawn(serve_args(port, dir,
+                                     {"--storage-level", "memory_and_disk", "--spill-dir", dir + "/spill",
+                                      "--memory-budget", "128MiB", "--executors", "1", "--cores", "1"}),
+                          "", dir + "/serve.log");
+  ASSERT_TRUE(wait_for_port(port, 60s)) << read_file(dir + "/serve.log");
+  auto sender =
+      ChildProcess::spawn({sluice_binary(), "send", "--to", fmt::format("127.0.0.1:{}", port), "--ack",
+                           "--connections", "5", "--repeat", "300", shared_dir() + "/images"},
+                          "", dir + "/send.err");
+  ASSERT_EQ(sender.wait(300s), 0) << read_file(dir + "/send.err");
+  ASSERT_EQ(wait_for_lines(dir + "/results.jsonl", 1500, 120s), 1500u);
+  serve.signal(SIGTERM);
+  ASSERT_EQ(serve.wait(60s), 0);
+  expect_complete(count_keys(dir + "/results.jsonl"), 5, 300);
+  EXPECT_NE(read_file(dir + "/serve.log").find("were spilled to disk and read back"), std::string::npos);
+  EXPECT_EQ(files_in(dir + "/spill"), 0u);
+}
+
+}  // namespace
+}  // namespace sluice::test
+
+namespace sluice::test {
+namespace {
+
+// True when the server closes `fd` within `timeout` (a read sees the end of the stream).
+bool closed_by_server(int fd, std::chrono::milliseconds timeout) {
+  pollfd pfd{fd, POLLIN, 0};
+  if (::poll(&pfd, 1, static_cast<int>(timeout.count())) <= 0) return false;
+  char byte = 0;
+  return ::recv(fd, &byte, 1, 0) <= 0;
+}
+
+TEST(ReliabilityEndToEnd, SlowLorisExtraConnectionsAndNonUtf8NamesAreHandled) {
+  ASSERT_TRUE(std::filesystem::exists(fashion_bundle()));
+  const auto dir = make_temp_dir("hostile");
+  const auto port = free_port();
+  auto serve = ChildProcess::spawn(serve_args(port, dir, {"--idle-timeout", "1s", "--max-connections", "3"}),
+                                   "", dir + "/serve.log");
+  ASSERT_TRUE(wait_for_port(port, 60s));
+  std::this_thread::sleep_for(200ms);  // the probe connection of wait_for_port is gone
+
+  // A slow-loris sender: one byte now and then, never a whole frame.
+  auto loris = net::connect_tcp({"127.0.0.1", port}, 5000ms);
+  ASSERT_TRUE(loris);
+  // Two more fill the limit of 3; a fourth is refused.
+  auto second = net::connect_tcp({"127.0.0.1", port}, 5000ms);
+  auto third = net::connect_tcp({"127.0.0.1", port}, 5000ms);
+  ASSERT_TRUE(second && third);
+  auto fourth = net::connect_tcp({"127.0.0.1", port}, 5000ms);
+  ASSERT_TRUE(fourth);
+  EXPECT_TRUE(closed_by_server(fourth->get(), 5000ms)) << "a connection over --max-connections is refused";
+  bool loris_closed = false;
+  const auto deadline = std::chrono::steady_clock::now() + 15s;
+  while (!loris_closed && std::chrono::steady_clock::now() < deadline) {
+    const std::uint8_t byte = 'x';
+    if (::send(loris->get(), &byte, 1, MSG_NOSIGNAL) < 0) break;
+    loris_closed = closed_by_server(loris->get(), 300ms);
+  }
+  EXPECT_TRUE(loris_closed || std::chrono::steady_clock::now() < deadline)
+      << "the slow-loris connection was closed";
+
+  // A name that is not UTF-8 is escaped in the output, which stays valid JSON.
+  second.value().reset();
+  third.value().reset();
+  std::vector<std::uint8_t> pixels(28 * 28, 9);
+  const std::string bad_name = "\xff\xfeimg\x01";
+  send_and_close(port, record_bytes(bad_name, *vision::encode_png(pixels, 28, 28, 1)));
+  ASSERT_EQ(wait_for_lines(dir + "/results.jsonl", 1, 30s), 1u);
+  serve.signal(SIGTERM);
+  ASSERT_EQ(serve.wait(60s), 0);
+  const auto line = read_lines(dir + "/results.jsonl").at(0);
+  const auto r = json::parse(line);  // throws if the escaping broke the JSON
+  EXPECT_NE(line.find(R"(\u00ff\u00feimg\u0001)"), std::string::npos) << line;
+  EXPECT_TRUE(r.contains("top"));
+  const auto log = read_file(dir + "/serve.log");
+  EXPECT_NE(log.find("--idle-timeout"), std::string::npos) << log;
+  EXPECT_NE(log.find("--max-connections"), std::string::npos) << log;
 }
 
 }  // namespace

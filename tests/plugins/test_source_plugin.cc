@@ -4,10 +4,10 @@
 // chunk (frames per store_many, 64), faults (the first N runs report an error and ask for a
 // restart instead of storing), start_errors (the N starts after the first fail).
 // Counters over the library's life: sluice_test_plugin_counters().
+#include <dirent.h>
 #include <algorithm>
 #include <atomic>
 #include <cstring>
-#include <dirent.h>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -20,7 +20,8 @@
 namespace {
 
 struct Counters {
-  std::atomic<std::uint64_t> created{0}, starts{0}, stops{0}, destroyed{0}, released{0}, stored{0}, refused{0};
+  std::atomic<std::uint64_t> created{0}, starts{0}, stops{0}, destroyed{0}, released{0}, stored{0},
+      refused{0};
 };
 Counters g_counters;
 
@@ -188,8 +189,8 @@ void destroy(SluiceSourceInstance* self) {
   ++g_counters.destroyed;
 }
 
-constexpr SluiceSourcePlugin kPlugin{SLUICE_SOURCE_ABI_VERSION, sizeof(SluiceSourcePlugin), "test", create, start,
-                                     stop, destroy};
+constexpr SluiceSourcePlugin kPlugin{
+    SLUICE_SOURCE_ABI_VERSION, sizeof(SluiceSourcePlugin), "test", create, start, stop, destroy};
 
 }  // namespace
 

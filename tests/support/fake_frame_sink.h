@@ -21,7 +21,11 @@ class FakeFrameSink final : public source::FrameSink {
 
   Status store(Frame frame) override {
     std::lock_guard lock(mu_);
-    if (refuse_) return Status(Code::kClosed, "refusing (test)");
+    if (refuse_) {
+      ++refusals_;
+      changed_.notify_all();
+      return Status(Code::kClosed, "refusing (test)");
+    }
     ++stats_.frames;
     frames_.push_back(std::move(frame));
     changed_.notify_all();
@@ -69,6 +73,10 @@ class FakeFrameSink final : public source::FrameSink {
     std::lock_guard lock(mu_);
     return frames_.size();
   }
+  int refusals() const {
+    std::lock_guard lock(mu_);
+    return refusals_;
+  }
   std::vector<std::string> reported() const {
     std::lock_guard lock(mu_);
     return reported_;
@@ -91,6 +99,10 @@ class FakeFrameSink final : public source::FrameSink {
     std::unique_lock lock(mu_);
     return changed_.wait_for(lock, timeout, [&] { return ready(); });
   }
+  /// Waits for at least `n` refused store calls.
+  bool wait_for_refusals(int n, std::chrono::milliseconds timeout) {
+    return wait_until([&] { return refusals_ >= n; }, timeout);
+  }
   /// Waits for at least `n` frames.
   bool wait_for_frames(std::size_t n, std::chrono::milliseconds timeout) {
     return wait_until([&] { return frames_.size() >= n; }, timeout);
@@ -107,6 +119,7 @@ class FakeFrameSink final : public source::FrameSink {
   int streams_opened_ = 0;
   int streams_closed_ = 0;
   bool refuse_ = false;
+  int refusals_ = 0;
 };
 
 /// Polls `ready` every 5 ms for at most `timeout` (for state that does not pass through the sink).

@@ -163,13 +163,15 @@ TEST(DirSourceTest, RemovedDirectoryAsksForARestartAndTheSupervisorBringsItBack)
   RestartPolicy policy;
   policy.initial_backoff = 10ms;
   policy.max_backoff = 20ms;
-  SupervisedSource supervised(std::make_unique<DirSource>(DirSourceOptions{in, {}, true, true, 1024}), policy);
+  SupervisedSource supervised(std::make_unique<DirSource>(DirSourceOptions{in, {}, true, true, 1024}),
+                              policy);
   FakeFrameSink sink;
   ASSERT_TRUE(supervised.start(sink));
   fs::remove_all(in);
   ASSERT_TRUE(eventually([&] { return sink.stats().restarts.load() >= 2; }, kGenerous))
       << "restarts fail while the directory is missing, and are retried";
-  EXPECT_NE(sink.stats().last_error().find("is not a directory"), std::string::npos) << sink.stats().last_error();
+  EXPECT_NE(sink.stats().last_error().find("is not a directory"), std::string::npos)
+      << sink.stats().last_error();
   fs::create_directory(in);
   ASSERT_TRUE(eventually([&] { return sink.stats().state() == observe::SourceState::kRunning; }, kGenerous));
   write_file(in / "back", "b");

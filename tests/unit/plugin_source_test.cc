@@ -66,7 +66,8 @@ Result<std::unique_ptr<PluginSource>> load(const std::string& path, const Plugin
 TEST(PluginLibraryTest, MissingFileIsRefusedWithThePathAndTheReason) {
   auto lib = PluginLibrary::load("/nonexistent/dir/libnothing.so");
   ASSERT_FALSE(lib);
-  EXPECT_NE(lib.status().message().find("cannot load plugin '/nonexistent/dir/libnothing.so'"), std::string::npos);
+  EXPECT_NE(lib.status().message().find("cannot load plugin '/nonexistent/dir/libnothing.so'"),
+            std::string::npos);
   EXPECT_NE(lib.status().message().find("No such file"), std::string::npos) << lib.status().message();
   EXPECT_FALSE(PluginLibrary::load(""));
 }
@@ -82,10 +83,12 @@ TEST(PluginLibraryTest, AbiVersionMismatchIsRefusedNamingBothVersions) {
   auto lib = PluginLibrary::load(SLUICE_ABI_MISMATCH_PLUGIN);
   ASSERT_FALSE(lib);
   const auto& message = lib.status().message();
-  EXPECT_NE(message.find(fmt::format("built for sluice source plugin ABI version {}", SLUICE_SOURCE_ABI_VERSION + 1)),
+  EXPECT_NE(message.find(
+                fmt::format("built for sluice source plugin ABI version {}", SLUICE_SOURCE_ABI_VERSION + 1)),
             std::string::npos)
       << message;
-  EXPECT_NE(message.find(fmt::format("supports ABI version {}", SLUICE_SOURCE_ABI_VERSION)), std::string::npos)
+  EXPECT_NE(message.find(fmt::format("supports ABI version {}", SLUICE_SOURCE_ABI_VERSION)),
+            std::string::npos)
       << message;
 }
 
@@ -99,7 +102,8 @@ TEST(PluginLibraryTest, GoodPluginLoadsWithItsKind) {
 TEST(PluginSourceTest, PluginRefusingItsConfigurationNamesTheKey) {
   auto bad_key = load(SLUICE_TEST_PLUGIN, {{"bogus", "1"}});
   ASSERT_FALSE(bad_key);
-  EXPECT_NE(bad_key.status().message().find("refused its configuration: unknown key 'bogus'"), std::string::npos)
+  EXPECT_NE(bad_key.status().message().find("refused its configuration: unknown key 'bogus'"),
+            std::string::npos)
       << bad_key.status().message();
   auto bad_value = load(SLUICE_TEST_PLUGIN, {{"api", "sometimes"}});
   ASSERT_FALSE(bad_value);
@@ -116,17 +120,19 @@ TEST(PluginSourceTest, ZeroCopyFramesAreReleasedOnceAfterSluiceDropsThemAndDestr
   FakeFrameSink sink;
   ASSERT_TRUE((*source)->start(sink));
   ASSERT_TRUE(sink.wait_for_frames(n, kGenerous));
-  const auto frames = sink.frames();
-  ASSERT_EQ(frames.size(), n);
-  std::set<std::uint64_t> streams;
-  for (std::size_t i = 0; i < n; ++i) {
-    EXPECT_EQ(frames[i].name, fmt::format("f{:03}", i));
-    EXPECT_EQ(std::string(frames[i].payload.bytes().begin(), frames[i].payload.bytes().end()),
-              fmt::format("payload-{}", i));
-    EXPECT_EQ(frames[i].seq, i);
-    streams.insert(frames[i].stream);
+  {
+    const auto frames = sink.frames();  // copies: they hold the payloads until this scope ends
+    ASSERT_EQ(frames.size(), n);
+    std::set<std::uint64_t> streams;
+    for (std::size_t i = 0; i < n; ++i) {
+      EXPECT_EQ(frames[i].name, fmt::format("f{:03}", i));
+      EXPECT_EQ(std::string(frames[i].payload.bytes().begin(), frames[i].payload.bytes().end()),
+                fmt::format("payload-{}", i));
+      EXPECT_EQ(frames[i].seq, i);
+      streams.insert(frames[i].stream);
+    }
+    EXPECT_EQ(streams.size(), 1u) << "one stream per start";
   }
-  EXPECT_EQ(streams.size(), 1u) << "one stream per start";
   EXPECT_EQ(plugin.counters().released - before.released, 0u) << "sluice still holds every payload";
 
   (*source)->stop();
@@ -167,6 +173,7 @@ TEST(PluginSourceTest, RefusedFramesStayThePluginsAndAreNeverReleased) {
     FakeFrameSink sink;
     sink.set_refuse(true);
     ASSERT_TRUE((*source)->start(sink));
+    ASSERT_TRUE(sink.wait_for_refusals(1, kGenerous));
     (*source)->stop();  // joins the plugin's thread, which gave up at the first refusal
     EXPECT_EQ(sink.frame_count(), 0u);
   }
@@ -216,7 +223,8 @@ TEST(SupervisedPluginTest, FaultyPluginIsRestartedAndTheFailureIsCounted) {
   EXPECT_EQ(sink.stats().restarts.load(), 2u);
   // Each faulty run reports one error and asks for one restart: both are counted.
   EXPECT_EQ(sink.stats().errors.load(), 4u);
-  EXPECT_NE(sink.stats().last_error().find("device reset needed"), std::string::npos) << sink.stats().last_error();
+  EXPECT_NE(sink.stats().last_error().find("device reset needed"), std::string::npos)
+      << sink.stats().last_error();
   supervised.stop();
   const auto after = plugin.counters();
   EXPECT_EQ(after.starts - before.starts, 3u);

@@ -111,7 +111,8 @@ TEST_F(ShmRingTest, OversizeFramesAndLongNamesAreRefused) {
 TEST_F(ShmRingTest, ARingWithAnotherGeometryIsRefused) {
   auto other = SharedRing::create_or_open(name_, {8, 64});
   ASSERT_FALSE(other);
-  EXPECT_NE(other.status().message().find("slots=8 slot_bytes=64"), std::string::npos) << other.status().message();
+  EXPECT_NE(other.status().message().find("slots=8 slot_bytes=64"), std::string::npos)
+      << other.status().message();
   auto same = SharedRing::create_or_open(name_, {4, 64});
   ASSERT_TRUE(same) << same.status().message();
   EXPECT_FALSE((*same)->created());
@@ -156,8 +157,8 @@ TEST(ShmRingPluginTest, DeliversWithoutCopyAndFreesSlotsWhenSluiceReleasesThem) 
   const auto name = unique_ring("plugin");
   auto library = source::PluginLibrary::load(SLUICE_SHM_RING_PLUGIN);
   ASSERT_TRUE(library) << library.status().to_string();
-  auto plugin = source::PluginSource::create(*library, {{"ring", name}, {"slots", "64"}, {"slot_bytes", "128"}},
-                                             "plugin shm-ring");
+  auto plugin = source::PluginSource::create(
+      *library, {{"ring", name}, {"slots", "64"}, {"slot_bytes", "128"}}, "plugin shm-ring");
   ASSERT_TRUE(plugin) << plugin.status().to_string();
   test::FakeFrameSink sink;
   ASSERT_TRUE((*plugin)->start(sink));
@@ -165,19 +166,22 @@ TEST(ShmRingPluginTest, DeliversWithoutCopyAndFreesSlotsWhenSluiceReleasesThem) 
   ASSERT_TRUE(ring) << ring.status().message();
   RingProducer producer(**ring);
   ASSERT_TRUE(producer.attach());
-  for (int i = 0; i < 50; ++i) ASSERT_TRUE(producer.push("frame-" + std::to_string(i), bytes_of("p" + std::to_string(i)), 5s));
+  for (int i = 0; i < 50; ++i)
+    ASSERT_TRUE(producer.push("frame-" + std::to_string(i), bytes_of("p" + std::to_string(i)), 5s));
   ASSERT_TRUE(sink.wait_for_frames(50, kGenerous));
-  const auto frames = sink.frames();
-  for (int i = 0; i < 50; ++i) {
-    EXPECT_EQ(frames[static_cast<std::size_t>(i)].name, "frame-" + std::to_string(i));
-    const auto payload = frames[static_cast<std::size_t>(i)].payload.bytes();
-    EXPECT_EQ(std::string(payload.begin(), payload.end()), "p" + std::to_string(i));
+  {
+    const auto frames = sink.frames();  // copies: they hold the slots until this scope ends
+    for (int i = 0; i < 50; ++i) {
+      EXPECT_EQ(frames[static_cast<std::size_t>(i)].name, "frame-" + std::to_string(i));
+      const auto payload = frames[static_cast<std::size_t>(i)].payload.bytes();
+      EXPECT_EQ(std::string(payload.begin(), payload.end()), "p" + std::to_string(i));
+    }
+    // Zero copy: the frame's payload is the ring's memory. A byte changed through the producer's
+    // mapping shows in the frame (the plugin mapped the same pages at another address).
+    (*ring)->payload(0)[0] = 'Z';
+    EXPECT_EQ(frames[0].payload.data()[0], 'Z');
+    (*ring)->payload(0)[0] = 'p';
   }
-  // Zero copy: the frame's payload is the ring's memory. A byte changed through the producer's
-  // mapping shows in the frame (the plugin mapped the same pages at another address).
-  (*ring)->payload(0)[0] = 'Z';
-  EXPECT_EQ(frames[0].payload.data()[0], 'Z');
-  (*ring)->payload(0)[0] = 'p';
   EXPECT_EQ(free_index_of(**ring), 0u) << "sluice holds every frame: no slot is free";
   sink.clear();
   EXPECT_EQ(free_index_of(**ring), 50u) << "dropping the frames released their slots";

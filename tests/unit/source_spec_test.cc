@@ -65,7 +65,8 @@ TEST(SourceSpecTest, RefusesBadInputNamingThePart) {
     auto spec = parse_source_spec(c.text);
     ASSERT_FALSE(spec) << c.text;
     EXPECT_EQ(spec.status().code(), Code::kInvalidArgument);
-    EXPECT_NE(spec.status().message().find(c.expect), std::string::npos) << c.text << ": " << spec.status().message();
+    EXPECT_NE(spec.status().message().find(c.expect), std::string::npos)
+        << c.text << ": " << spec.status().message();
   }
 }
 

@@ -90,7 +90,8 @@ TEST(SupervisedSourceTest, RestartRequestStopsAndStartsTheSourceAgain) {
   ASSERT_TRUE(supervised.start(sink));
   EXPECT_EQ(sink.stats().state(), observe::SourceState::kRunning);
   scripted->ask_restart();
-  ASSERT_TRUE(eventually([&] { return scripted->starts.load() == 2 && scripted->running.load(); }, kGenerous));
+  ASSERT_TRUE(
+      eventually([&] { return scripted->starts.load() == 2 && scripted->running.load(); }, kGenerous));
   EXPECT_EQ(scripted->stops.load(), 1);
   EXPECT_EQ(sink.stats().restarts.load(), 1u);
   EXPECT_EQ(sink.stats().errors.load(), 1u);

@@ -37,8 +37,9 @@ void send_datagram(std::uint16_t port, const std::vector<std::uint8_t>& bytes) {
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::sendto(fd.get(), bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&addr), sizeof addr),
-            static_cast<ssize_t>(bytes.size()));
+  ASSERT_EQ(
+      ::sendto(fd.get(), bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&addr), sizeof addr),
+      static_cast<ssize_t>(bytes.size()));
 }
 
 std::vector<std::uint8_t> record(const std::string& name, std::size_t payload_bytes) {
@@ -64,10 +65,10 @@ TEST(UdpPluginTest, StoresGoodDatagramsAndCountsEveryDrop) {
   send_datagram(port, truncated);
   auto trailing = record("trailing", 10);
   trailing.push_back(0);
-  send_datagram(port, trailing);                           // malformed: a byte after the payload
-  send_datagram(port, record("oversize", 1001));           // over max_frame_bytes
+  send_datagram(port, trailing);                  // malformed: a byte after the payload
+  send_datagram(port, record("oversize", 1001));  // over max_frame_bytes
   auto negative = record("negative", 4);
-  negative[28] = 0xff;                                     // length -N
+  negative[28] = 0xff;  // length -N
   send_datagram(port, negative);
   send_datagram(port, record("last-good", 1));
 

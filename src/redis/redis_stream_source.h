@@ -1,0 +1,98 @@
+// RedisStreamSource (redis): a worker's source. Reads frames from the partition streams in a
+// consumer group, takes over the frames of dead workers, and keeps its own frames claimed.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "redis/inflight_table.h"
+#include "redis/pending_reclaimer.h"
+#include "redis/redis_connection.h"
+#include "redis/stream_layout.h"
+#include "source/source.h"
+
+namespace sluice::redis {
+
+struct StreamSourceOptions {
+  RedisUrl url;
+  StreamLayout layout;
+  std::string group = "sluice";
+  std::string consumer;  // unique per worker; a restarted worker may reuse its name
+  /// Where a group created by this worker starts: "0" (every frame in the streams) or "$" (only
+  /// frames added from now on).
+  std::string group_start = "0";
+  std::size_t read_count = 64;  // XREADGROUP COUNT, per partition and read
+  std::chrono::milliseconds block{1000};  // XREADGROUP BLOCK: longest wait for new frames
+  /// How often the worker resets the idle time of the frames it holds (XCLAIM JUSTID), so that
+  /// only a dead or stalled worker's frames become idle for --claim-idle. Must be below it.
+  std::chrono::milliseconds heartbeat{10000};
+  std::chrono::milliseconds claim_interval{5000};  // how often it looks for idle frames to reclaim
+  /// How often it trims processed frames from the streams (XTRIM MINID); 0 = never.
+  std::chrono::milliseconds trim_interval{1000};
+  ReclaimOptions reclaim;  // claim idle time, count, max deliveries, isolation, dead letters
+  ConnectionOptions connection;
+};
+
+/// Threads: one reader per partition (XREADGROUP ... BLOCK on its own connection, so each
+/// command touches one key and works on Redis Cluster), a maintenance thread (heartbeats,
+/// XAUTOCLAIM rounds, dead letters, trimming) and a feeder that stores reclaimed frames (the
+/// isolated ones one at a time). Each frame's token maps to its entry in the in-flight table; the
+/// RedisResultSink acknowledges entries together with their results, and on_frames_done forgets
+/// them. Entries delivered but not stored when the worker stops stay pending in Redis and are
+/// reclaimed by another worker (or this one, restarted) after --claim-idle.
+class RedisStreamSource final : public source::Source {
+ public:
+  explicit RedisStreamSource(StreamSourceOptions options);
+  ~RedisStreamSource() override;
+
+  std::string name() const override;
+  /// Connects, creates the consumer group on each partition if missing (XGROUP CREATE MKSTREAM),
+  /// and starts the threads.
+  Status start(source::FrameSink& sink) override;
+  void stop() override;
+  void on_frames_done(std::span<const Frame> frames) override;
+
+  /// The entries this worker holds; the result sink reads it.
+  const InFlightTable& in_flight() const { return table_; }
+
+  std::uint64_t frames_read() const { return read_.load(); }
+  std::uint64_t frames_reclaimed() const { return reclaimed_.load(); }
+  std::uint64_t frames_dead_lettered() const { return dead_.load(); }
+
+ private:
+  void read_loop(int p);
+  void maintenance_loop();
+  void feed_loop();
+  void heartbeat(std::vector<std::unique_ptr<RedisConnection>>& conns);
+  void reclaim_round(std::vector<std::unique_ptr<RedisConnection>>& conns);
+  Status ensure_group(RedisConnection& conn, int p);
+  /// Waits `d` unless stopping; false when stopping.
+  bool pause(std::chrono::milliseconds d);
+
+  StreamSourceOptions options_;
+  source::FrameSink* sink_ = nullptr;
+  InFlightTable table_;
+  PendingReclaimer reclaimer_;
+  std::vector<std::unique_ptr<RedisConnection>> readers_;  // one per partition, used by its thread
+  std::vector<std::thread> threads_;
+
+  std::mutex mu_;  // guards the queues, suspect_token_ and stopping_ waits
+  std::condition_variable cv_;
+  std::deque<Frame> claimed_;  // reclaimed frames to store
+  std::deque<Frame> isolated_;  // reclaimed suspects, stored one at a time
+  std::uint64_t suspect_token_ = 0;  // the isolated frame in the pipeline now; 0 = none
+  std::atomic<bool> stopping_{false};
+
+  std::atomic<std::uint64_t> read_{0};
+  std::atomic<std::uint64_t> reclaimed_{0};
+  std::atomic<std::uint64_t> dead_{0};
+};
+
+}  // namespace sluice::redis
