@@ -26,6 +26,8 @@ class SignalWaiter {
 
 /// "250ms", "1s", "1.5s", or a bare number of milliseconds.
 std::chrono::milliseconds parse_duration(const std::string& text);
+/// The same, to the microsecond ("500us" too).
+std::chrono::microseconds parse_duration_us(const std::string& text);
 /// "512MiB", "64MB", "1GiB", "4096" (bytes).
 std::size_t parse_bytes(const std::string& text);
 
@@ -52,6 +54,9 @@ struct EngineOptions {
   double initial_rate = 0.0;
   double max_rate = 0.0;
   engine::PidSettings pid;
+  bool jpeg_dct_scaling = true;
+  std::string mode = "interval";
+  std::string max_delay = "5ms";
   std::string storage_level = "memory";
   std::string spill_dir;
   std::string disk_budget = "8GiB";

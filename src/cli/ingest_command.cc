@@ -46,7 +46,8 @@ int run_ingest(const IngestOptions& opts) {
   SignalWaiter signals;
   setup_logging(opts.log_level, opts.quiet);
   if (opts.listen.empty() && opts.connect.empty() && opts.sources.empty()) {
-    throw std::runtime_error("no source: give --listen HOST:PORT, --connect HOST:PORT or --source KIND:TARGET");
+    throw std::runtime_error(
+        "no source: give --listen HOST:PORT, --connect HOST:PORT or --source KIND:TARGET");
   }
   const auto url = opts.redis.resolve_url();
   const auto layout = opts.redis.layout();
@@ -63,15 +64,16 @@ int run_ingest(const IngestOptions& opts) {
   if (opts.stream_maxlen > 0 && opts.max_stream_length * 2 > opts.stream_maxlen) {
     throw std::runtime_error(fmt::format(
         "--stream-maxlen {} must be at least twice --max-stream-length {}: the cap trims the oldest entries, "
-        "processed or not, so it must stay out of reach of the frames still waiting (with room for what arrives "
+        "processed or not, so it must stay out of reach of the frames still waiting (with room for what "
+        "arrives "
         "between two backlog polls)",
         opts.stream_maxlen, opts.max_stream_length));
   }
   if (opts.wait_replicas < 0) throw std::runtime_error("--wait-replicas must not be negative");
   redis::BacklogOptions backlog{opts.max_backlog, opts.max_stream_length, parse_duration(opts.backlog_poll)};
   if (backlog.poll.count() <= 0) throw std::runtime_error("--backlog-poll must be positive");
-  redis::FrameWriterOptions writer_options{opts.stream_maxlen, parse_duration(opts.retry_for), opts.wait_replicas,
-                                           parse_duration(opts.wait_timeout), connection};
+  redis::FrameWriterOptions writer_options{opts.stream_maxlen, parse_duration(opts.retry_for),
+                                           opts.wait_replicas, parse_duration(opts.wait_timeout), connection};
 
   redis::FrameWriter writer(url, layout, writer_options);
   redis::BacklogMonitor monitor(url, layout, backlog, connection);
@@ -110,7 +112,8 @@ int run_ingest(const IngestOptions& opts) {
   }
   if (start_status) {
     spdlog::info(
-        "ingest: frames go to {} in {} partitions ({}:{{0..{}}}); backlog bound {} frames, stream bound {} entries, "
+        "ingest: frames go to {} in {} partitions ({}:{{0..{}}}); backlog bound {} frames, stream bound {} "
+        "entries, "
         "cap {}",
         url.to_string(), layout.partitions, layout.frames_prefix, layout.partitions - 1, backlog.max_backlog,
         backlog.max_stream_length, opts.stream_maxlen);
@@ -124,8 +127,9 @@ int run_ingest(const IngestOptions& opts) {
       if (frames != last_frames) {
         const auto b = monitor.current();
         const double secs = std::chrono::duration<double>(now - last_log).count();
-        spdlog::info("progress: {} frames to Redis ({:.0f} frames/s); {} frames wait in Redis (bound {})", frames,
-                     static_cast<double>(frames - last_frames) / secs, b.waiting, backlog.max_backlog);
+        spdlog::info("progress: {} frames to Redis ({:.0f} frames/s); {} frames wait in Redis (bound {})",
+                     frames, static_cast<double>(frames - last_frames) / secs, b.waiting,
+                     backlog.max_backlog);
       }
       last_frames = frames;
       last_log = now;
@@ -147,50 +151,60 @@ int run_ingest(const IngestOptions& opts) {
 
 void register_ingest(CLI::App& app) {
   auto opts = std::make_shared<IngestOptions>();
-  auto* cmd = app.add_subcommand(
-      "ingest",
-      "Accept frames from producers (the sources of serve) and add them to Redis streams for `sluice worker`");
-  cmd->add_option("--listen", opts->listen,
-                  "tcp-listen source: accept producers on HOST:PORT; each connection is one stream (repeatable)");
+  auto* cmd = app.add_subcommand("ingest",
+                                 "Accept frames from producers (the sources of serve) and add them to Redis "
+                                 "streams for `sluice worker`");
+  cmd->add_option(
+      "--listen", opts->listen,
+      "tcp-listen source: accept producers on HOST:PORT; each connection is one stream (repeatable)");
   cmd->add_option("--connect", opts->connect,
                   "tcp-connect source: dial a producer at HOST:PORT; reconnects with backoff (repeatable)");
-  cmd->add_option("--source", opts->sources,
-                  "A source as KIND:TARGET?key=value&... (plugin:, dir:, tcp-listen:, tcp-connect:), as for serve "
-                  "(repeatable)");
+  cmd->add_option(
+      "--source", opts->sources,
+      "A source as KIND:TARGET?key=value&... (plugin:, dir:, tcp-listen:, tcp-connect:), as for serve "
+      "(repeatable)");
   opts->redis.add_to(*cmd);
   cmd->add_option("--stream-maxlen", opts->stream_maxlen,
                   "Safety cap per partition stream (XADD MAXLEN ~, entries; 0 = none). Not the flow control: "
                   "--max-stream-length is, and must be at most half of it")
       ->capture_default_str();
-  cmd->add_option("--max-backlog", opts->max_backlog,
-                  "Stop reading sockets while more frames than this wait in Redis, over all partitions (per "
-                  "partition: the slowest consumer group's lag + pending, or the stream length before any group "
-                  "exists)")
+  cmd->add_option(
+         "--max-backlog", opts->max_backlog,
+         "Stop reading sockets while more frames than this wait in Redis, over all partitions (per "
+         "partition: the slowest consumer group's lag + pending, or the stream length before any group "
+         "exists)")
       ->capture_default_str();
-  cmd->add_option("--max-stream-length", opts->max_stream_length,
-                  "Stop reading sockets while a partition stream holds more entries than this (XLEN; workers trim "
-                  "processed entries)")
+  cmd->add_option(
+         "--max-stream-length", opts->max_stream_length,
+         "Stop reading sockets while a partition stream holds more entries than this (XLEN; workers trim "
+         "processed entries)")
       ->capture_default_str();
-  cmd->add_option("--backlog-poll", opts->backlog_poll, "How often the backlog is read from Redis; ms, s or min")
+  cmd->add_option("--backlog-poll", opts->backlog_poll,
+                  "How often the backlog is read from Redis; ms, s or min")
       ->capture_default_str();
-  cmd->add_option("--retry-for", opts->retry_for,
-                  "While Redis is unreachable, keep retrying a write this long (sockets are not read meanwhile); "
-                  "then the producer's connection is closed, and a producer with acks re-sends")
+  cmd->add_option(
+         "--retry-for", opts->retry_for,
+         "While Redis is unreachable, keep retrying a write this long (sockets are not read meanwhile); "
+         "then the producer's connection is closed, and a producer with acks re-sends")
       ->capture_default_str();
-  cmd->add_option("--wait-replicas", opts->wait_replicas,
-                  "Acknowledge frames only once this many Redis replicas have them (WAIT); 0 = the primary alone")
+  cmd->add_option(
+         "--wait-replicas", opts->wait_replicas,
+         "Acknowledge frames only once this many Redis replicas have them (WAIT); 0 = the primary alone")
       ->capture_default_str();
   cmd->add_option("--wait-timeout", opts->wait_timeout, "With --wait-replicas: how long WAIT may take")
       ->capture_default_str();
-  cmd->add_option("--max-frame-bytes", opts->max_frame_bytes,
-                  "Largest payload accepted (B, KiB, MiB, GiB, KB, MB, GB); a longer length closes its connection")
+  cmd->add_option(
+         "--max-frame-bytes", opts->max_frame_bytes,
+         "Largest payload accepted (B, KiB, MiB, GiB, KB, MB, GB); a longer length closes its connection")
       ->capture_default_str();
-  cmd->add_option("--max-connections", opts->max_connections, "Most concurrent producer connections per listener")
+  cmd->add_option("--max-connections", opts->max_connections,
+                  "Most concurrent producer connections per listener")
       ->capture_default_str();
   cmd->add_option("--idle-timeout", opts->idle_timeout,
                   "Close a connection that completes no frame for this long; ms, s or min")
       ->capture_default_str();
-  cmd->add_option("--log-level", opts->log_level, "trace, debug, info, warn, error or off")->capture_default_str();
+  cmd->add_option("--log-level", opts->log_level, "trace, debug, info, warn, error or off")
+      ->capture_default_str();
   cmd->add_flag("--quiet,-q", opts->quiet, "Log errors only");
   cmd->callback([opts] {
     if (const int rc = run_ingest(*opts); rc != 0) throw CLI::RuntimeError(rc);

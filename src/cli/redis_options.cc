@@ -7,12 +7,15 @@
 namespace sluice::cli {
 
 void RedisCliOptions::add_to(CLI::App& cmd) {
-  cmd.add_option("--redis", url, "Redis server as redis://[[user]:password@]host[:port][/db]")->capture_default_str();
-  cmd.add_option("--partitions", partitions,
-                 "Partition streams per prefix, {prefix}:{0} .. {prefix}:{N-1}; every ingest node, worker and "
-                 "results reader must use the same number")
+  cmd.add_option("--redis", url, "Redis server as redis://[[user]:password@]host[:port][/db]")
       ->capture_default_str();
-  cmd.add_option("--frames-prefix", frames_prefix, "Prefix of the frame streams (and of the stream-id counter key)")
+  cmd.add_option(
+         "--partitions", partitions,
+         "Partition streams per prefix, {prefix}:{0} .. {prefix}:{N-1}; every ingest node, worker and "
+         "results reader must use the same number")
+      ->capture_default_str();
+  cmd.add_option("--frames-prefix", frames_prefix,
+                 "Prefix of the frame streams (and of the stream-id counter key)")
       ->capture_default_str();
   cmd.add_option("--results-prefix", results_prefix, "Prefix of the result streams")->capture_default_str();
   cmd.add_option("--dead-prefix", dead_prefix, "Prefix of the dead-letter streams")->capture_default_str();

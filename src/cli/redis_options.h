@@ -20,8 +20,8 @@ struct RedisCliOptions {
   std::string io_timeout = "10s";
 
   void add_to(CLI::App& cmd);
-  redis::RedisUrl resolve_url() const;      // throws std::runtime_error with the reason
-  redis::StreamLayout layout() const;       // throws std::runtime_error with the reason
+  redis::RedisUrl resolve_url() const;  // throws std::runtime_error with the reason
+  redis::StreamLayout layout() const;   // throws std::runtime_error with the reason
   redis::ConnectionOptions connection() const;
 };
 

@@ -30,7 +30,8 @@ struct ResultsOptions {
 int run_results(const ResultsOptions& opts) {
   SignalWaiter signals;
   setup_logging(opts.log_level, false);
-  if (opts.from != "0" && opts.from != "$") throw std::runtime_error("--from must be 0 (everything kept) or $ (new)");
+  if (opts.from != "0" && opts.from != "$")
+    throw std::runtime_error("--from must be 0 (everything kept) or $ (new)");
   const auto timeout = parse_duration(opts.timeout);
   const auto poll = parse_duration(opts.poll);
   if (poll.count() <= 0) throw std::runtime_error("--poll must be positive");
@@ -78,27 +79,34 @@ int run_results(const ResultsOptions& opts) {
 void register_results(CLI::App& app) {
   auto opts = std::make_shared<ResultsOptions>();
   auto* cmd = app.add_subcommand(
-      "results", "Print the results the workers wrote to Redis, as JSON lines on stdout, and follow new ones");
+      "results",
+      "Print the results the workers wrote to Redis, as JSON lines on stdout, and follow new ones");
   opts->redis.add_to(*cmd);
-  cmd->add_flag("--dead-letters", opts->dead_letters,
-                "Print the dead-letter streams instead: frames given up after --max-deliveries, with the reason");
-  cmd->add_option("--from", opts->from, "0: every result the streams still hold, then new ones; $: new ones only")
+  cmd->add_flag(
+      "--dead-letters", opts->dead_letters,
+      "Print the dead-letter streams instead: frames given up after --max-deliveries, with the reason");
+  cmd->add_option("--from", opts->from,
+                  "0: every result the streams still hold, then new ones; $: new ones only")
       ->capture_default_str();
   cmd->add_option("--wait", opts->wait, "Exit 0 after this many lines (0 = follow until Ctrl-C)")
       ->capture_default_str();
-  cmd->add_option("--timeout", opts->timeout,
-                  "Stop after this long: exit 1 if --wait was given and not reached, else 0; 0 = no limit; ms, s or "
-                  "min")
+  cmd->add_option(
+         "--timeout", opts->timeout,
+         "Stop after this long: exit 1 if --wait was given and not reached, else 0; 0 = no limit; ms, s or "
+         "min")
       ->capture_default_str();
-  cmd->add_flag("--distinct", opts->distinct,
-                "Print one line per (stream, seq): the first; later duplicates (re-processed frames) are skipped");
-  cmd->add_flag("--meta", opts->meta,
-                "Add where each result comes from: worker, entry (frame entry id), partition, deliveries, result_id");
+  cmd->add_flag(
+      "--distinct", opts->distinct,
+      "Print one line per (stream, seq): the first; later duplicates (re-processed frames) are skipped");
+  cmd->add_flag(
+      "--meta", opts->meta,
+      "Add where each result comes from: worker, entry (frame entry id), partition, deliveries, result_id");
   cmd->add_option("--count", opts->count, "XREAD COUNT: most entries read per partition and read")
       ->capture_default_str();
   cmd->add_option("--poll", opts->poll, "How often to look for new entries when there are none; ms, s or min")
       ->capture_default_str();
-  cmd->add_option("--log-level", opts->log_level, "trace, debug, info, warn, error or off")->capture_default_str();
+  cmd->add_option("--log-level", opts->log_level, "trace, debug, info, warn, error or off")
+      ->capture_default_str();
   cmd->callback([opts] {
     if (const int rc = run_results(*opts); rc != 0) throw CLI::RuntimeError(rc);
   });

@@ -11,16 +11,16 @@
 
 #include "cli/cli_support.h"
 #include "cli/progress_reporter.h"
+#include "engine/streaming_context.h"
 #include "http/http_server.h"
 #include "observe/batch_history.h"
 #include "observe/pipeline_status.h"
 #include "observe/result_observer.h"
-#include "engine/streaming_context.h"
 #include "sink/json_lines_sink.h"
-#include "store/write_ahead_log.h"
 #include "source/source_factory.h"
 #include "source/tcp_connect_source.h"
 #include "source/tcp_listen_source.h"
+#include "store/write_ahead_log.h"
 
 namespace sluice::cli {
 namespace {

@@ -27,6 +27,7 @@ struct WorkerOptions {
   std::string consumer;  // empty: <hostname>-<pid>
   std::string group_start = "0";
   std::size_t count = 64;
+  std::size_t max_in_flight = 4096;
   std::string block = "1s";
   std::string claim_idle = "30s";
   std::string claim_interval = "5s";
@@ -37,6 +38,8 @@ struct WorkerOptions {
   std::string trim_interval = "1s";
   std::uint64_t results_maxlen = 1000000;
   std::uint64_t dead_maxlen = 100000;
+  std::string results_ttl = "0";
+  std::string dead_ttl = "0";
   std::string retry_for = "30s";
   std::string crash_on_name;
   std::string stop_timeout = "30s";
@@ -66,32 +69,43 @@ int run_worker(const WorkerOptions& opts) {
   so.group = opts.group;
   so.consumer = opts.consumer.empty() ? default_consumer() : opts.consumer;
   if (opts.group.empty()) throw std::runtime_error("--group must not be empty");
-  if (opts.group_start != "0" && opts.group_start != "$") throw std::runtime_error("--group-start must be 0 or $");
+  if (opts.group_start != "0" && opts.group_start != "$")
+    throw std::runtime_error("--group-start must be 0 or $");
   so.group_start = opts.group_start;
   so.read_count = opts.count;
+  so.max_in_flight = opts.max_in_flight;
+  if (so.max_in_flight < 1) throw std::runtime_error("--max-in-flight must be at least 1");
   so.block = parse_duration(opts.block);
   so.claim_interval = parse_duration(opts.claim_interval);
   so.trim_interval = parse_duration(opts.trim_interval);
-  so.reclaim = redis::ReclaimOptions{so.layout,           opts.group,         so.consumer,
-                                     parse_duration(opts.claim_idle), opts.claim_count, opts.max_deliveries,
-                                     opts.isolate_after,  opts.dead_maxlen};
+  so.reclaim = redis::ReclaimOptions{
+      so.layout,        opts.group,          so.consumer,        parse_duration(opts.claim_idle),
+      opts.claim_count, opts.max_deliveries, opts.isolate_after, opts.dead_maxlen};
+  so.results_ttl = parse_duration(opts.results_ttl);
+  so.dead_ttl = parse_duration(opts.dead_ttl);
+  if ((so.results_ttl.count() > 0 || so.dead_ttl.count() > 0) && so.trim_interval.count() == 0) {
+    throw std::runtime_error("--results-ttl and --dead-ttl need a --trim-interval");
+  }
   so.heartbeat = opts.heartbeat.empty() ? so.reclaim.claim_idle / 3 : parse_duration(opts.heartbeat);
-  if (so.read_count < 1 || so.claim_count < 1) throw std::runtime_error("--count and --claim-count must be at least 1");
+  if (so.read_count < 1 || so.reclaim.claim_count < 1)
+    throw std::runtime_error("--count and --claim-count must be at least 1");
   if (so.block.count() < 1 || so.claim_interval.count() < 1) {
     throw std::runtime_error("--block and --claim-interval must be positive");
   }
   if (so.reclaim.claim_idle.count() < 10) throw std::runtime_error("--claim-idle must be at least 10ms");
   if (so.heartbeat.count() < 1 || so.heartbeat * 2 > so.reclaim.claim_idle) {
-    throw std::runtime_error(fmt::format(
-        "--heartbeat ({} ms) must be positive and at most half of --claim-idle ({} ms), or a live worker's frames "
-        "would be reclaimed",
-        so.heartbeat.count(), so.reclaim.claim_idle.count()));
+    throw std::runtime_error(
+        fmt::format("--heartbeat ({} ms) must be positive and at most half of --claim-idle ({} ms), or a "
+                    "live worker's frames "
+                    "would be reclaimed",
+                    so.heartbeat.count(), so.reclaim.claim_idle.count()));
   }
   if (opts.max_deliveries < 1 || opts.isolate_after < 1) {
     throw std::runtime_error("--max-deliveries and --isolate-after must be at least 1");
   }
-  redis::ResultSinkOptions sink_options{so.layout,          opts.group,        so.consumer, opts.results_maxlen,
-                                        parse_duration(opts.retry_for), opts.crash_on_name, so.connection};
+  redis::ResultSinkOptions sink_options{
+      so.layout,          opts.group,   so.consumer, opts.results_maxlen, parse_duration(opts.retry_for),
+      opts.crash_on_name, so.connection};
   const auto config = opts.engine.resolve();
   const auto stop_timeout = parse_duration(opts.stop_timeout);
   const auto bundle = opts.model.load();
@@ -128,8 +142,9 @@ int run_worker(const WorkerOptions& opts) {
                so.consumer, so.layout.results_prefix, so.layout.partitions - 1);
   while (signals.wait_for(std::chrono::milliseconds(1000)) == 0) {
   }
-  spdlog::info("stopping: no new frames; finishing in-flight batches within {} ms (send the signal again to force)",
-               stop_timeout.count());
+  spdlog::info(
+      "stopping: no new frames; finishing in-flight batches within {} ms (send the signal again to force)",
+      stop_timeout.count());
   const auto deadline = std::chrono::steady_clock::now() + stop_timeout;
   progress.reset();
   auto stopped = std::async(std::launch::async, [&] { ctx.stop(); });
@@ -151,61 +166,85 @@ int run_worker(const WorkerOptions& opts) {
 
 void register_worker(CLI::App& app) {
   auto opts = std::make_shared<WorkerOptions>();
-  auto* cmd = app.add_subcommand(
-      "worker",
-      "Process frames from Redis streams in a consumer group (written by `sluice ingest`); results go to Redis");
+  auto* cmd = app.add_subcommand("worker",
+                                 "Process frames from Redis streams in a consumer group (written by `sluice "
+                                 "ingest`); results go to Redis");
   opts->redis.add_to(*cmd);
   cmd->add_option("--group", opts->group, "Consumer group; workers of one group share the frames")
       ->capture_default_str();
-  cmd->add_option("--consumer", opts->consumer,
-                  "This worker's name in the group, unique per live worker (default: <hostname>-<pid>); a stable "
-                  "name (a pod name) lets a restarted worker be recognised")
+  cmd->add_option(
+         "--consumer", opts->consumer,
+         "This worker's name in the group, unique per live worker (default: <hostname>-<pid>); a stable "
+         "name (a pod name) lets a restarted worker be recognised")
       ->capture_default_str();
-  cmd->add_option("--group-start", opts->group_start,
-                  "Where a group created by this worker starts: 0 (every frame in the streams) or $ (new frames)")
+  cmd->add_option(
+         "--group-start", opts->group_start,
+         "Where a group created by this worker starts: 0 (every frame in the streams) or $ (new frames)")
       ->capture_default_str();
   cmd->add_option("--count", opts->count, "XREADGROUP COUNT: most frames read per partition and read")
       ->capture_default_str();
-  cmd->add_option("--block", opts->block, "XREADGROUP BLOCK: longest wait for new frames per read; ms, s or min")
+  cmd->add_option(
+         "--max-in-flight", opts->max_in_flight,
+         "Most frames this worker holds (read, not done); reading pauses at it, so the other workers get "
+         "the rest. Give more than a batch interval's worth")
+      ->capture_default_str();
+  cmd->add_option("--block", opts->block,
+                  "XREADGROUP BLOCK: longest wait for new frames per read; ms, s or min")
       ->capture_default_str();
   cmd->add_option("--claim-idle", opts->claim_idle,
                   "A frame pending this long without a heartbeat belongs to a dead worker and is reclaimed "
                   "(XAUTOCLAIM min-idle-time); ms, s or min")
       ->capture_default_str();
-  cmd->add_option("--claim-interval", opts->claim_interval, "How often to look for frames to reclaim; ms, s or min")
+  cmd->add_option("--claim-interval", opts->claim_interval,
+                  "How often to look for frames to reclaim; ms, s or min")
       ->capture_default_str();
-  cmd->add_option("--claim-count", opts->claim_count, "XAUTOCLAIM COUNT: most frames reclaimed per partition and round")
+  cmd->add_option("--claim-count", opts->claim_count,
+                  "XAUTOCLAIM COUNT: most frames reclaimed per partition and round")
       ->capture_default_str();
-  cmd->add_option("--heartbeat", opts->heartbeat,
-                  "How often this worker resets the idle time of the frames it holds (XCLAIM JUSTID); at most half "
-                  "of --claim-idle (default: a third of it)");
-  cmd->add_option("--max-deliveries", opts->max_deliveries,
-                  "A frame is processed at most this many times; when its worker dies each time (a poison frame), "
-                  "it then goes to the dead-letter stream with the reason, and is acknowledged")
+  cmd->add_option(
+      "--heartbeat", opts->heartbeat,
+      "How often this worker resets the idle time of the frames it holds (XCLAIM JUSTID); at most half "
+      "of --claim-idle (default: a third of it)");
+  cmd->add_option(
+         "--max-deliveries", opts->max_deliveries,
+         "A frame is processed at most this many times; when its worker dies each time (a poison frame), "
+         "it then goes to the dead-letter stream with the reason, and is acknowledged")
       ->capture_default_str();
-  cmd->add_option("--isolate-after", opts->isolate_after,
-                  "A reclaimed frame that already failed this many deliveries is processed alone, one at a time, so "
-                  "a poison frame stops taking other frames down with it")
+  cmd->add_option(
+         "--isolate-after", opts->isolate_after,
+         "A reclaimed frame that already failed this many deliveries is processed alone, one at a time, so "
+         "a poison frame stops taking other frames down with it")
       ->capture_default_str();
-  cmd->add_option("--trim-interval", opts->trim_interval,
-                  "How often to delete frames every group has processed (XTRIM MINID); 0 = never; ms, s or min")
+  cmd->add_option(
+         "--trim-interval", opts->trim_interval,
+         "How often to delete frames every group has processed (XTRIM MINID); 0 = never; ms, s or min")
       ->capture_default_str();
   cmd->add_option("--results-maxlen", opts->results_maxlen,
                   "Cap per result stream (XADD MAXLEN ~, entries; 0 = none): the results' retention")
       ->capture_default_str();
   cmd->add_option("--dead-maxlen", opts->dead_maxlen, "Cap per dead-letter stream (XADD MAXLEN ~; 0 = none)")
       ->capture_default_str();
-  cmd->add_option("--retry-for", opts->retry_for,
-                  "While Redis is unreachable, keep retrying a result write this long; the frames stay pending")
+  cmd->add_option(
+         "--results-ttl", opts->results_ttl,
+         "Delete results older than this (XTRIM MINID by time, every --trim-interval); 0 = keep them up to "
+         "--results-maxlen; ms, s or min")
+      ->capture_default_str();
+  cmd->add_option("--dead-ttl", opts->dead_ttl, "Delete dead letters older than this; 0 = keep; ms, s or min")
+      ->capture_default_str();
+  cmd->add_option(
+         "--retry-for", opts->retry_for,
+         "While Redis is unreachable, keep retrying a result write this long; the frames stay pending")
       ->capture_default_str();
   cmd->add_option("--crash-on-name", opts->crash_on_name,
                   "Testing: abort the worker when a frame with this name is processed (a poison frame)");
   cmd->add_option("--stop-timeout", opts->stop_timeout,
                   "On Ctrl-C/SIGTERM, how long in-flight batches may take; ms, s or min")
       ->capture_default_str();
-  cmd->add_option("--log-level", opts->log_level, "trace, debug, info, warn, error or off")->capture_default_str();
+  cmd->add_option("--log-level", opts->log_level, "trace, debug, info, warn, error or off")
+      ->capture_default_str();
   cmd->add_flag("--quiet,-q", opts->quiet, "Log errors only, and no progress");
-  cmd->add_option("--http", opts->http, "Serve the dashboard and /metrics on HOST:PORT (a bare PORT binds 127.0.0.1)");
+  cmd->add_option("--http", opts->http,
+                  "Serve the dashboard and /metrics on HOST:PORT (a bare PORT binds 127.0.0.1)");
   opts->model.add_to(*cmd, /*model_required=*/true);
   opts->engine.add_to(*cmd);
   cmd->callback([opts] {

@@ -4,6 +4,7 @@ namespace sluice::engine {
 
 void BlockGenerator::append(Frame frame) {
   std::lock_guard lock(mu_);
+  if (current_.empty()) oldest_ = frame.arrival;
   current_bytes_ += frame.payload.size();
   current_.push_back(std::move(frame));
 }
@@ -21,6 +22,17 @@ std::optional<Block> BlockGenerator::seal(std::uint64_t block_id, Clock::time_po
   block.source = source_;
   block.sealed = now;
   return block;
+}
+
+std::size_t BlockGenerator::pending() const {
+  std::lock_guard lock(mu_);
+  return current_.size();
+}
+
+std::optional<Clock::time_point> BlockGenerator::oldest_arrival() const {
+  std::lock_guard lock(mu_);
+  if (current_.empty()) return std::nullopt;
+  return oldest_;
 }
 
 }  // namespace sluice::engine

@@ -19,11 +19,17 @@ class BlockGenerator {
   /// Cuts the frames gathered since the last call into a block; nothing when there were none.
   std::optional<Block> seal(std::uint64_t block_id, Clock::time_point now);
 
+  /// Frames gathered since the last seal, and the arrival time of the oldest (for continuous
+  /// mode's "full or waited long enough" rule).
+  std::size_t pending() const;
+  std::optional<Clock::time_point> oldest_arrival() const;
+
  private:
   const std::size_t source_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::vector<Frame> current_;
   std::size_t current_bytes_ = 0;
+  Clock::time_point oldest_{};
 };
 
 }  // namespace sluice::engine

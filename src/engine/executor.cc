@@ -37,6 +37,7 @@ Executor::Executor(int id, const model::ModelBundle& bundle, const ExecutorOptio
       backend_(std::move(backend)),
       preprocessor_(std::move(preprocessor)),
       decoder_(options.max_pixels) {
+  if (options_.jpeg_dct_scaling) decoder_.set_scaling_target(&preprocessor_.spec());
   const auto& shape = backend_->shape();
   input_.resize(options_.max_batch * shape.input_elements());
   output_.resize(options_.max_batch * static_cast<std::size_t>(shape.classes));

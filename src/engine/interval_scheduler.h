@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/batch_scheduler.h"
 #include "engine/block_generator.h"
 #include "engine/block_store.h"
 
@@ -19,19 +20,16 @@ struct IntervalOptions {
   std::chrono::milliseconds block_interval{200};
 };
 
-class IntervalScheduler {
+class IntervalScheduler final : public BatchScheduler {
  public:
-  /// Receives every non-empty batch: its blocks, and the batch time.
-  using SubmitBatch = std::function<void(std::vector<Block>, Clock::time_point)>;
-
   IntervalScheduler(IntervalOptions options, std::vector<BlockGenerator*> generators, BlockStore& store,
                     SubmitBatch submit);
-  ~IntervalScheduler();
+  ~IntervalScheduler() override;
 
-  void start();
+  void start() override;
   /// Cuts a last block from every generator, submits a last batch, and joins the thread.
   /// Call it after the sources have stopped, so the last batch holds every accepted frame.
-  void stop();
+  void stop() override;
 
  private:
   void run();

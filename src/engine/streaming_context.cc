@@ -31,6 +31,12 @@ Status EngineConfig::validate() const {
   if (max_batch < 1) return bad("--max-batch must be at least 1");
   if (top_k < 1) return bad("--top-k must be at least 1");
   if (memory_budget < (1u << 20)) return bad("--memory-budget must be at least 1 MiB");
+  if (mode == BatchMode::kContinuous && backpressure) {
+    return bad(
+        "--backpressure (the PID rate controller) works on batch intervals: use it with --mode interval; "
+        "in continuous mode the memory budget is the backpressure");
+  }
+  if (max_delay.count() < 0) return bad("--max-delay must not be negative");
   if (spill.level != StorageLevel::kMemory && spill.dir.empty()) {
     return bad("--storage-level memory_and_disk and disk need --spill-dir");
   }
@@ -77,6 +83,7 @@ class StreamingContext::Receiver final : public source::FrameSink {
     stats_.frames.fetch_add(frames.size(), std::memory_order_relaxed);
     stats_.bytes.fetch_add(bytes, std::memory_order_relaxed);
     for (auto& f : frames) generator_.append(std::move(f));
+    ctx_.scheduler_->frames_arrived();
     return Status::ok();
   }
 
@@ -149,7 +156,8 @@ Status StreamingContext::start() {
       sources_.insert(sources_.begin(), std::make_unique<source::WalRecoverySource>(*wal_));
     }
   }
-  const ExecutorOptions options{config_.cores, config_.max_batch, config_.top_k, config_.max_pixels};
+  const ExecutorOptions options{config_.cores, config_.max_batch, config_.top_k, config_.max_pixels,
+                                config_.jpeg_dct_scaling};
   for (int i = 0; i < config_.executors; ++i) {
     auto done = [this](std::size_t source, std::span<const Frame> frames) {
       sources_[source]->on_frames_done(frames);
@@ -207,9 +215,20 @@ Status StreamingContext::start() {
   for (auto& executor : executors_) {
     executor_threads_.emplace_back([this, &executor] { executor_loop(*executor); });
   }
-  scheduler_ = std::make_unique<IntervalScheduler>(
-      IntervalOptions{config_.batch_interval, config_.block_interval}, std::move(generator_ptrs), store_,
-      [this](std::vector<Block> blocks, Clock::time_point t) { submit_batch(std::move(blocks), t); });
+  auto submit = [this](std::vector<Block> blocks, Clock::time_point t) {
+    submit_batch(std::move(blocks), t);
+  };
+  if (config_.mode == BatchMode::kContinuous) {
+    scheduler_ = std::make_unique<ContinuousScheduler>(
+        ContinuousOptions{config_.max_batch, config_.max_delay}, std::move(generator_ptrs), store_, submit,
+        [this] {
+          return tasks_.size() + busy_executors_.load() >= static_cast<std::size_t>(config_.executors);
+        });
+  } else {
+    scheduler_ =
+        std::make_unique<IntervalScheduler>(IntervalOptions{config_.batch_interval, config_.block_interval},
+                                            std::move(generator_ptrs), store_, submit);
+  }
   started_at_ = Clock::now();
   scheduler_->start();
   started_ = true;
@@ -279,7 +298,10 @@ void StreamingContext::submit_batch(std::vector<Block> blocks, Clock::time_point
 
 void StreamingContext::executor_loop(Executor& executor) {
   while (auto task = tasks_.pop()) {
+    ++busy_executors_;
     if (executor.process(*task)) finish_batch(*task->batch);
+    --busy_executors_;
+    scheduler_->frames_arrived();  // an executor is free: continuous mode may cut a batch now
   }
 }
 

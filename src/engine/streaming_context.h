@@ -12,6 +12,7 @@
 #include "engine/batch_info.h"
 #include "engine/block_generator.h"
 #include "engine/block_store.h"
+#include "engine/continuous_scheduler.h"
 #include "engine/executor.h"
 #include "engine/interval_scheduler.h"
 #include "engine/memory_budget.h"
@@ -27,7 +28,14 @@
 
 namespace sluice::engine {
 
+enum class BatchMode {
+  kInterval,    // Spark: a batch every batch interval
+  kContinuous,  // Triton: a batch when max_batch frames wait, or the oldest waited max_delay
+};
+
 struct EngineConfig {
+  BatchMode mode = BatchMode::kInterval;
+  std::chrono::microseconds max_delay{5000};  // continuous mode
   std::chrono::milliseconds batch_interval{1000};
   std::chrono::milliseconds block_interval{200};
   int executors = 1;
@@ -36,6 +44,7 @@ struct EngineConfig {
   int top_k = 5;
   std::size_t memory_budget = 512u << 20;  // resident memory bound, bytes
   std::uint64_t max_pixels = vision::kDefaultMaxPixels;
+  bool jpeg_dct_scaling = true;  // see vision::ImageDecoder::set_scaling_target
   /// Spark's spark.streaming.backpressure.enabled: a PID estimator per source sets its rate.
   bool backpressure = false;
   double initial_rate = 0.0;  // records/s per source before the first estimate; 0 = none
@@ -114,7 +123,8 @@ class StreamingContext {
   std::vector<BatchListener*> listeners_;
   std::vector<std::unique_ptr<Executor>> executors_;
   std::vector<std::thread> executor_threads_;
-  std::unique_ptr<IntervalScheduler> scheduler_;
+  std::unique_ptr<BatchScheduler> scheduler_;
+  std::atomic<std::size_t> busy_executors_{0};
   store::WriteAheadLog* wal_ = nullptr;
   std::string wal_dir_;
   StreamIdAllocator stream_ids_;

@@ -10,7 +10,8 @@ namespace sluice::redis {
 BacklogMonitor::BacklogMonitor(const RedisUrl& url, StreamLayout layout, BacklogOptions options,
                                ConnectionOptions connection)
     : layout_(std::move(layout)), options_(options) {
-  for (int p = 0; p < layout_.partitions; ++p) conns_.push_back(std::make_unique<RedisConnection>(url, connection));
+  for (int p = 0; p < layout_.partitions; ++p)
+    conns_.push_back(std::make_unique<RedisConnection>(url, connection));
 }
 
 BacklogMonitor::~BacklogMonitor() {
@@ -82,7 +83,8 @@ Status BacklogMonitor::poll_once() {
   cv_.notify_all();
   if (changed && blocked_) {
     spdlog::warn(
-        "ingest: backpressure: {} frames wait in Redis (bound {}), longest partition {} entries (bound {}); not "
+        "ingest: backpressure: {} frames wait in Redis (bound {}), longest partition {} entries (bound {}); "
+        "not "
         "reading sockets until workers catch up",
         b.waiting, options_.max_backlog, b.longest, options_.max_stream_length);
   } else if (changed) {

@@ -36,7 +36,8 @@ struct Backlog {
 /// a bound can be overshot by what arrives in that time; the stream cap leaves room for it.
 class BacklogMonitor {
  public:
-  BacklogMonitor(const RedisUrl& url, StreamLayout layout, BacklogOptions options, ConnectionOptions connection);
+  BacklogMonitor(const RedisUrl& url, StreamLayout layout, BacklogOptions options,
+                 ConnectionOptions connection);
   ~BacklogMonitor();
 
   /// Polls once (so the first frames already see the backlog), then starts the polling thread.

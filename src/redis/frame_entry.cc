@@ -37,7 +37,8 @@ void add_frame_fields(RedisCommand& xadd, const Frame& frame, std::int64_t recei
   xadd.add("t").add_int(received_unix_us);
 }
 
-Result<FrameEntry> parse_frame_entry(const redisReply& entry, const std::shared_ptr<const redisReply>& owner) {
+Result<FrameEntry> parse_frame_entry(const redisReply& entry,
+                                     const std::shared_ptr<const redisReply>& owner) {
   const redisReply* id = reply_at(entry, 0);
   const redisReply* fields = reply_at(entry, 1);
   if (id == nullptr || id->type != REDIS_REPLY_STRING) {
@@ -63,15 +64,16 @@ Result<FrameEntry> parse_frame_entry(const redisReply& entry, const std::shared_
       out.frame.name = std::string(text);
     } else if (key == "payload") {
       has_payload = true;
-      out.frame.payload =
-          Payload(owner, reinterpret_cast<const std::uint8_t*>(value.str), value.type == REDIS_REPLY_STRING ? value.len : 0);
+      out.frame.payload = Payload(owner, reinterpret_cast<const std::uint8_t*>(value.str),
+                                  value.type == REDIS_REPLY_STRING ? value.len : 0);
     } else if (key == "t") {
       (void)parse_number(text, received_us);
     }
   }
   if (!has_stream || !has_seq || !has_payload) {
-    return Status(Code::kFraming,
-                  fmt::format("entry {} is not a sluice frame (it needs stream, seq and payload fields)", out.id));
+    return Status(
+        Code::kFraming,
+        fmt::format("entry {} is not a sluice frame (it needs stream, seq and payload fields)", out.id));
   }
   const auto now = Clock::now();
   const std::int64_t waited_us = received_us > 0 ? unix_micros_now() - received_us : 0;

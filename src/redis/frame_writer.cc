@@ -38,7 +38,8 @@ std::uint64_t FrameWriter::next_stream_id() {
 Status FrameWriter::write(std::span<const Frame> frames) {
   if (frames.empty()) return Status::ok();
   std::vector<std::vector<const Frame*>> by_partition(partitions_.size());
-  for (const auto& f : frames) by_partition[static_cast<std::size_t>(layout_.partition_of(f.stream))].push_back(&f);
+  for (const auto& f : frames)
+    by_partition[static_cast<std::size_t>(layout_.partition_of(f.stream))].push_back(&f);
   for (std::size_t p = 0; p < by_partition.size(); ++p) {
     if (by_partition[p].empty()) continue;
     if (auto st = write_partition(static_cast<int>(p), by_partition[p]); !st) return st;
@@ -58,8 +59,10 @@ Status FrameWriter::write_partition(int p, std::span<const Frame* const> frames)
     if (options_.stream_maxlen > 0) xadd.add("MAXLEN").add("~").add(options_.stream_maxlen);
     xadd.add("*");
     // Frames may have waited a little in the source: t is when the ingest node received them.
-    const auto waited = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - f->arrival).count();
-    add_frame_fields(xadd, *f, f->arrival == Clock::time_point{} ? now_us : now_us - std::max<long long>(0, waited));
+    const auto waited =
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - f->arrival).count();
+    add_frame_fields(xadd, *f,
+                     f->arrival == Clock::time_point{} ? now_us : now_us - std::max<long long>(0, waited));
     bytes += f->payload.size();
   }
   if (options_.wait_replicas > 0) {
@@ -81,8 +84,9 @@ Status FrameWriter::write_partition(int p, std::span<const Frame* const> frames)
       if (options_.wait_replicas > 0) {
         const auto acked = reply_integer(*replies->back()).value_or(0);
         if (acked < options_.wait_replicas) {
-          return Status(Code::kIo, fmt::format("WAIT: only {} of {} replicas confirmed the frames within {} ms", acked,
-                                               options_.wait_replicas, options_.wait_timeout.count()));
+          return Status(Code::kIo,
+                        fmt::format("WAIT: only {} of {} replicas confirmed the frames within {} ms", acked,
+                                    options_.wait_replicas, options_.wait_timeout.count()));
         }
       }
       frames_ += frames.size();

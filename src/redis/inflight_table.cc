@@ -21,6 +21,11 @@ void InFlightTable::remove(std::span<const Frame> frames) {
   for (const auto& f : frames) entries_.erase(f.token);
 }
 
+void InFlightTable::erase(std::uint64_t token) {
+  std::lock_guard lock(mu_);
+  entries_.erase(token);
+}
+
 std::size_t InFlightTable::size() const {
   std::lock_guard lock(mu_);
   return entries_.size();

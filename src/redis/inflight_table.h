@@ -15,8 +15,8 @@ namespace sluice::redis {
 
 struct InFlightEntry {
   int partition = 0;
-  std::string id;      // the entry id in frames stream `partition`
-  int deliveries = 1;  // Redis' delivery count for this entry, this delivery included
+  std::string id;               // the entry id in frames stream `partition`
+  int deliveries = 1;           // Redis' delivery count for this entry, this delivery included
   Clock::time_point touched{};  // delivered to us, or last heartbeat (XCLAIM JUSTID)
 };
 
@@ -29,11 +29,13 @@ class InFlightTable {
   std::optional<InFlightEntry> find(std::uint64_t token) const;
   /// Forgets the entries of `frames` (their results are written and acknowledged, or given up).
   void remove(std::span<const Frame> frames);
+  void erase(std::uint64_t token);
   std::size_t size() const;
 
   /// The entries touched before `before`, grouped by partition (their ids), now marked touched at
   /// `now`: the ones whose idle time the worker must reset so no other worker reclaims them.
-  std::vector<std::vector<std::string>> take_due(Clock::time_point before, Clock::time_point now, int partitions);
+  std::vector<std::vector<std::string>> take_due(Clock::time_point before, Clock::time_point now,
+                                                 int partitions);
 
  private:
   mutable std::mutex mu_;

@@ -12,7 +12,8 @@
 namespace sluice::redis {
 namespace {
 timeval to_timeval(std::chrono::milliseconds ms) {
-  return timeval{static_cast<time_t>(ms.count() / 1000), static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
+  return timeval{static_cast<time_t>(ms.count() / 1000),
+                 static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
 }
 
 // "MOVED 3999 127.0.0.1:6381" -> host and port.
@@ -108,7 +109,8 @@ Status RedisConnection::connect_to(const std::string& host, int port) {
   std::unique_ptr<redisContext, ContextFree> ctx(
       redisConnectWithTimeout(host.c_str(), port, to_timeval(options_.connect_timeout)));
   if (!ctx) return Status(Code::kIo, fmt::format("redis {}: cannot allocate a connection", endpoint()));
-  if (ctx->err) return Status(Code::kIo, fmt::format("redis {}: cannot connect: {}", endpoint(), ctx->errstr));
+  if (ctx->err)
+    return Status(Code::kIo, fmt::format("redis {}: cannot connect: {}", endpoint(), ctx->errstr));
   if (options_.io_timeout.count() > 0) redisSetTimeout(ctx.get(), to_timeval(options_.io_timeout));
   redisEnableKeepAlive(ctx.get());
   {
@@ -162,8 +164,10 @@ Result<std::vector<RedisReply>> RedisConnection::pipeline(std::span<RedisCommand
     std::string host;
     int port = 0;
     const auto& first = *replies->front();
-    if (redirect < kMaxRedirects && first.type == REDIS_REPLY_ERROR && parse_moved(reply_str(first), host, port)) {
-      spdlog::info("redis: {} moved to {}:{} (Redis Cluster redirect)", commands.front().describe(), host, port);
+    if (redirect < kMaxRedirects && first.type == REDIS_REPLY_ERROR &&
+        parse_moved(reply_str(first), host, port)) {
+      spdlog::info("redis: {} moved to {}:{} (Redis Cluster redirect)", commands.front().describe(), host,
+                   port);
       if (auto st = connect_to(host, port); !st) return st;
       continue;
     }

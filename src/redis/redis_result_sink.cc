@@ -59,7 +59,8 @@ Status RedisResultSink::write_partition(int p, std::span<const sink::ResultRecor
     if (!line.empty() && line.back() == '\n') line.pop_back();
     auto& xadd = commands.emplace_back("XADD");
     xadd.add(results_key);
-    if (options_.results_maxlen > 0) xadd.add("MAXLEN").add("~").add(static_cast<std::uint64_t>(options_.results_maxlen));
+    if (options_.results_maxlen > 0)
+      xadd.add("MAXLEN").add("~").add(static_cast<std::uint64_t>(options_.results_maxlen));
     xadd.add("*").add("stream").add(r->stream).add("seq").add(r->seq).add("line").add(line);
     xadd.add("worker").add(options_.consumer);
     if (entry) {
@@ -84,18 +85,22 @@ Status RedisResultSink::write_partition(int p, std::span<const sink::ResultRecor
         for (const auto& r : *replies) {
           if (reply_is_error(*r)) return reply_status(*r, fmt::format("writing results to {}", results_key));
         }
-        return Status(Code::kIo, fmt::format("writing results to {}: the transaction was aborted", results_key));
+        return Status(Code::kIo,
+                      fmt::format("writing results to {}: the transaction was aborted", results_key));
       }
       for (std::size_t i = 0; i < exec.elements; ++i) {
-        if (auto st = reply_status(*exec.element[i], fmt::format("writing results to {}", results_key)); !st) {
+        if (auto st = reply_status(*exec.element[i], fmt::format("writing results to {}", results_key));
+            !st) {
           return st;
         }
       }
       written_ += records.size();
-      if (attempt > 1) spdlog::info("redis: results written to {} again after {} attempts", results_key, attempt);
+      if (attempt > 1)
+        spdlog::info("redis: results written to {} again after {} attempts", results_key, attempt);
       return Status::ok();
     }
-    if (replies.status().code() == Code::kClosed || cancelled_ || Clock::now() >= give_up) return replies.status();
+    if (replies.status().code() == Code::kClosed || cancelled_ || Clock::now() >= give_up)
+      return replies.status();
     if (attempt == 1) {
       spdlog::warn("{}; retrying for up to {} ms (the frames stay pending in Redis until then)",
                    replies.status().to_string(), options_.retry_for.count());

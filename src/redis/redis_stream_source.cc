@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "redis/frame_entry.h"
 #include "redis/stream_trimmer.h"
 #include "source/backoff.h"
 
@@ -21,7 +22,8 @@ void drop_foreign(RedisConnection& conn, const std::string& key, const std::stri
   RedisCommand ack("XACK");
   ack.add(key).add(group);
   for (const auto& id : ids) ack.add(id);
-  if (auto r = conn.run(ack); !r) spdlog::warn("{}: cannot acknowledge {} foreign entries: {}", key, ids.size(), r.status().to_string());
+  if (auto r = conn.run(ack); !r)
+    spdlog::warn("{}: cannot acknowledge {} foreign entries: {}", key, ids.size(), r.status().to_string());
 }
 }  // namespace
 
@@ -33,7 +35,8 @@ RedisStreamSource::~RedisStreamSource() {
 }
 
 std::string RedisStreamSource::name() const {
-  return fmt::format("redis {} group {} consumer {}", options_.url.to_string(), options_.group, options_.consumer);
+  return fmt::format("redis {} group {} consumer {}", options_.url.to_string(), options_.group,
+                     options_.consumer);
 }
 
 Status RedisStreamSource::ensure_group(RedisConnection& conn, int p) {
@@ -59,10 +62,11 @@ Status RedisStreamSource::start(source::FrameSink& sink) {
     readers_.push_back(std::make_unique<RedisConnection>(options_.url, conn_options));
     if (auto st = ensure_group(*readers_.back(), p); !st) return st;
   }
-  spdlog::info("{}: reading {} partitions ({}:{{0..{}}}), count {}, block {} ms; claim idle {} ms, max deliveries {}",
-               name(), options_.layout.partitions, options_.layout.frames_prefix, options_.layout.partitions - 1,
-               options_.read_count, options_.block.count(), options_.reclaim.claim_idle.count(),
-               options_.reclaim.max_deliveries);
+  spdlog::info(
+      "{}: reading {} partitions ({}:{{0..{}}}), count {}, block {} ms; claim idle {} ms, max deliveries {}",
+      name(), options_.layout.partitions, options_.layout.frames_prefix, options_.layout.partitions - 1,
+      options_.read_count, options_.block.count(), options_.reclaim.claim_idle.count(),
+      options_.reclaim.max_deliveries);
   for (int p = 0; p < options_.layout.partitions; ++p) threads_.emplace_back([this, p] { read_loop(p); });
   threads_.emplace_back([this] { maintenance_loop(); });
   threads_.emplace_back([this] { feed_loop(); });
@@ -82,10 +86,10 @@ void RedisStreamSource::stop() {
   // Reclaimed frames never stored stay pending in Redis; another worker takes them.
   std::lock_guard lock(mu_);
   std::vector<Frame> left(std::make_move_iterator(claimed_.begin()), std::make_move_iterator(claimed_.end()));
-  left.insert(left.end(), std::make_move_iterator(isolated_.begin()), std::make_move_iterator(isolated_.end()));
   claimed_.clear();
-  isolated_.clear();
   table_.remove(left);
+  for (const auto& [suspect, token] : isolated_) table_.erase(token);
+  isolated_.clear();
   spdlog::info("{}: stopped after {} frames read, {} reclaimed, {} dead-lettered", name(), read_.load(),
                reclaimed_.load(), dead_.load());
 }
@@ -101,6 +105,11 @@ void RedisStreamSource::read_loop(int p) {
   source::Backoff backoff(milliseconds(100), milliseconds(5000));
   bool failing = false;
   while (!stopping_) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || table_.size() < options_.max_in_flight; });
+      if (stopping_) break;
+    }
     RedisCommand read("XREADGROUP");
     read.add("GROUP").add(options_.group).add(options_.consumer);
     read.add("COUNT").add(static_cast<std::uint64_t>(options_.read_count));
@@ -125,7 +134,7 @@ void RedisStreamSource::read_loop(int p) {
     if (failing) spdlog::info("{}: reading again", key);
     failing = false;
     backoff.reset();
-    if ((*reply)->type == REDIS_REPLY_NIL) continue;  // BLOCK timed out: nothing new
+    if ((*reply)->type == REDIS_REPLY_NIL) continue;             // BLOCK timed out: nothing new
     std::shared_ptr<const redisReply> owner(std::move(*reply));  // payloads point into it
     const redisReply* stream = reply_at(*owner, 0);
     const redisReply* entries = stream ? reply_at(*stream, 1) : nullptr;
@@ -159,9 +168,14 @@ void RedisStreamSource::read_loop(int p) {
 }
 
 void RedisStreamSource::feed_loop() {
+  constexpr std::uint64_t kTaking = ~0ull;              // suspect_token_ while a suspect's content is fetched
+  std::vector<std::unique_ptr<RedisConnection>> conns;  // per partition, for suspects
+  for (int p = 0; p < options_.layout.partitions; ++p) {
+    conns.push_back(std::make_unique<RedisConnection>(options_.url, options_.connection));
+  }
   while (true) {
     std::vector<Frame> batch;
-    bool isolated = false;
+    std::optional<std::pair<Suspect, std::uint64_t>> suspect;
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [this] {
@@ -172,15 +186,30 @@ void RedisStreamSource::feed_loop() {
         batch.assign(std::make_move_iterator(claimed_.begin()), std::make_move_iterator(claimed_.end()));
         claimed_.clear();
       } else {
-        batch.push_back(std::move(isolated_.front()));
+        suspect = std::move(isolated_.front());
         isolated_.pop_front();
-        suspect_token_ = batch.front().token;
-        isolated = true;
+        suspect_token_ = kTaking;
       }
     }
-    if (isolated) {
-      spdlog::info("{}: processing frame '{}' (stream {}, seq {}) alone: it failed earlier deliveries", name(),
-                   batch.front().name, batch.front().stream, batch.front().seq);
+    if (suspect) {
+      const auto& [s, held] = *suspect;
+      auto taken = reclaimer_.take(s, *conns[static_cast<std::size_t>(s.partition)]);
+      table_.erase(held);
+      if (!taken || !*taken) {
+        if (!taken) spdlog::warn("{}: cannot take frame {}: {}", name(), s.id, taken.status().to_string());
+        std::lock_guard lock(mu_);
+        suspect_token_ = 0;  // not ours any more, or pending again for a later round
+        continue;
+      }
+      auto& c = **taken;
+      c.entry.frame.token = table_.add(InFlightEntry{c.partition, c.entry.id, c.deliveries, Clock::now()});
+      spdlog::info("{}: processing frame '{}' (stream {}, seq {}) alone: its {} earlier deliveries failed",
+                   name(), c.entry.frame.name, c.entry.frame.stream, c.entry.frame.seq, s.failed);
+      {
+        std::lock_guard lock(mu_);
+        suspect_token_ = c.entry.frame.token;
+      }
+      batch.push_back(std::move(c.entry.frame));
     }
     std::vector<Frame> tokens(batch.size());
     for (std::size_t i = 0; i < batch.size(); ++i) tokens[i].token = batch[i].token;
@@ -193,15 +222,13 @@ void RedisStreamSource::feed_loop() {
 
 void RedisStreamSource::on_frames_done(std::span<const Frame> frames) {
   table_.remove(frames);
-  std::lock_guard lock(mu_);
-  if (suspect_token_ == 0) return;
-  for (const auto& f : frames) {
-    if (f.token == suspect_token_) {
-      suspect_token_ = 0;
-      cv_.notify_all();
-      return;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& f : frames) {
+      if (suspect_token_ != 0 && f.token == suspect_token_) suspect_token_ = 0;
     }
   }
+  cv_.notify_all();  // readers wait for room, the feeder for the isolated frame
 }
 
 void RedisStreamSource::heartbeat(std::vector<std::unique_ptr<RedisConnection>>& conns) {
@@ -220,8 +247,9 @@ void RedisStreamSource::heartbeat(std::vector<std::unique_ptr<RedisConnection>>&
     if (claims.empty()) continue;
     auto replies = conns[static_cast<std::size_t>(p)]->pipeline(claims);
     if (!replies) {
-      spdlog::warn("{}: heartbeat for {} frames failed: {}", options_.layout.frames_key(p), ids.size(),
-                   replies.status().to_string());
+      maintenance_error(fmt::format("heartbeat of {} frames", ids.size()), replies.status());
+    } else {
+      ++maintenance_successes_;
     }
   }
 }
@@ -235,27 +263,56 @@ void RedisStreamSource::reclaim_round(std::vector<std::unique_ptr<RedisConnectio
     }
     auto round = reclaimer_.reclaim(p, *conns[static_cast<std::size_t>(p)]);
     if (!round) {
-      spdlog::warn("{}: reclaiming failed: {}", options_.layout.frames_key(p), round.status().to_string());
+      maintenance_error("reclaiming", round.status());
       continue;
     }
+    ++maintenance_successes_;
     dead_ += round->dead_lettered;
-    if (round->frames.empty()) continue;
+    if (round->frames.empty() && round->suspects.empty()) continue;
     const auto now = Clock::now();
-    std::size_t isolated = 0;
     std::lock_guard lock(mu_);
     for (auto& c : round->frames) {
       c.entry.frame.token = table_.add(InFlightEntry{p, c.entry.id, c.deliveries, now});
-      if (c.isolate) {
-        isolated_.push_back(std::move(c.entry.frame));
-        ++isolated;
-      } else {
-        claimed_.push_back(std::move(c.entry.frame));
-      }
+      claimed_.push_back(std::move(c.entry.frame));
     }
-    reclaimed_ += round->frames.size();
+    for (auto& s : round->suspects) {
+      const auto token = table_.add(InFlightEntry{p, s.id, s.failed, now});  // heartbeats until taken
+      isolated_.emplace_back(std::move(s), token);
+    }
+    reclaimed_ += round->frames.size() + round->suspects.size();
     spdlog::info("{}: reclaimed {} frames idle for more than {} ms ({} to process alone)",
-                 options_.layout.frames_key(p), round->frames.size(), options_.reclaim.claim_idle.count(), isolated);
+                 options_.layout.frames_key(p), round->frames.size() + round->suspects.size(),
+                 options_.reclaim.claim_idle.count(), round->suspects.size());
     cv_.notify_all();
+  }
+}
+
+void RedisStreamSource::maintenance_error(std::string_view what, const Status& error) {
+  if (error.code() == Code::kClosed) return;
+  ++maintenance_errors_;
+  // One line per outage, not one per partition and round.
+  if (!maintenance_failing_ && maintenance_errors_ == 1) {
+    spdlog::warn("{}: {} failed: {}; retrying every round until Redis answers", name(), what,
+                 error.to_string());
+  }
+}
+
+void RedisStreamSource::trim(std::vector<std::unique_ptr<RedisConnection>>& conns) {
+  const auto& layout = options_.layout;
+  const auto now_ms = static_cast<std::uint64_t>(unix_micros_now() / 1000);
+  for (int p = 0; p < layout.partitions && !stopping_; ++p) {
+    auto& conn = *conns[static_cast<std::size_t>(p)];
+    if (auto trimmed = trim_processed(conn, layout.frames_key(p)); !trimmed) {
+      maintenance_error("trimming", trimmed.status());
+    }
+    // Entry ids start with the Redis server's clock in ms: MINID by time is retention by age.
+    for (const auto& [key, ttl] : {std::pair{layout.results_key(p), options_.results_ttl},
+                                   std::pair{layout.dead_key(p), options_.dead_ttl}}) {
+      if (ttl.count() <= 0 || static_cast<std::uint64_t>(ttl.count()) >= now_ms) continue;
+      RedisCommand xtrim("XTRIM");
+      xtrim.add(key).add("MINID").add("~").add(now_ms - static_cast<std::uint64_t>(ttl.count()));
+      if (auto r = conn.run(xtrim); !r) maintenance_error("trimming by age", r.status());
+    }
   }
 }
 
@@ -271,6 +328,13 @@ void RedisStreamSource::maintenance_loop() {
   auto next_trim = now + options_.trim_interval;
   while (!stopping_) {
     now = Clock::now();
+    if (maintenance_failing_ && maintenance_errors_ == 0 && maintenance_successes_ > 0) {
+      spdlog::info("{}: maintenance (heartbeats, reclaiming, trimming) works again", name());
+      maintenance_failing_ = false;
+    }
+    maintenance_failing_ = maintenance_failing_ || maintenance_errors_ > 0;
+    maintenance_errors_ = 0;
+    maintenance_successes_ = 0;
     if (now >= next_beat) {
       heartbeat(conns);
       next_beat = now + beat_every;
@@ -283,12 +347,7 @@ void RedisStreamSource::maintenance_loop() {
       next_claim = Clock::now() + (busy ? milliseconds(100) : options_.claim_interval);
     }
     if (options_.trim_interval.count() > 0 && now >= next_trim) {
-      for (int p = 0; p < options_.layout.partitions && !stopping_; ++p) {
-        auto trimmed = trim_processed(*conns[static_cast<std::size_t>(p)], options_.layout.frames_key(p));
-        if (!trimmed) {
-          spdlog::debug("{}: trimming failed: {}", options_.layout.frames_key(p), trimmed.status().to_string());
-        }
-      }
+      trim(conns);
       next_trim = Clock::now() + options_.trim_interval;
     }
     auto wake = std::min(next_beat, next_claim);

@@ -28,14 +28,21 @@ struct StreamSourceOptions {
   /// Where a group created by this worker starts: "0" (every frame in the streams) or "$" (only
   /// frames added from now on).
   std::string group_start = "0";
-  std::size_t read_count = 64;  // XREADGROUP COUNT, per partition and read
+  std::size_t read_count = 64;            // XREADGROUP COUNT, per partition and read
   std::chrono::milliseconds block{1000};  // XREADGROUP BLOCK: longest wait for new frames
+  /// Most frames this worker holds (read, not yet done). Reading stops at it, so frames stay in
+  /// Redis for the other workers instead of queueing here: it spreads the load. It should exceed
+  /// what the worker processes in a batch interval, or the worker idles.
+  std::size_t max_in_flight = 4096;
   /// How often the worker resets the idle time of the frames it holds (XCLAIM JUSTID), so that
   /// only a dead or stalled worker's frames become idle for --claim-idle. Must be below it.
   std::chrono::milliseconds heartbeat{10000};
   std::chrono::milliseconds claim_interval{5000};  // how often it looks for idle frames to reclaim
   /// How often it trims processed frames from the streams (XTRIM MINID); 0 = never.
   std::chrono::milliseconds trim_interval{1000};
+  /// Retention by age of the result and dead-letter streams (trimmed every trim interval); 0 = off.
+  std::chrono::milliseconds results_ttl{0};
+  std::chrono::milliseconds dead_ttl{0};
   ReclaimOptions reclaim;  // claim idle time, count, max deliveries, isolation, dead letters
   ConnectionOptions connection;
 };
@@ -72,7 +79,10 @@ class RedisStreamSource final : public source::Source {
   void feed_loop();
   void heartbeat(std::vector<std::unique_ptr<RedisConnection>>& conns);
   void reclaim_round(std::vector<std::unique_ptr<RedisConnection>>& conns);
+  void trim(std::vector<std::unique_ptr<RedisConnection>>& conns);
   Status ensure_group(RedisConnection& conn, int p);
+  /// Counts a failed maintenance step; logs the first of an outage (maintenance thread only).
+  void maintenance_error(std::string_view what, const Status& error);
   /// Waits `d` unless stopping; false when stopping.
   bool pause(std::chrono::milliseconds d);
 
@@ -86,9 +96,14 @@ class RedisStreamSource final : public source::Source {
   std::mutex mu_;  // guards the queues, suspect_token_ and stopping_ waits
   std::condition_variable cv_;
   std::deque<Frame> claimed_;  // reclaimed frames to store
-  std::deque<Frame> isolated_;  // reclaimed suspects, stored one at a time
+  /// Reclaimed suspects (ids only, with their in-flight token for heartbeats), taken and stored
+  /// one at a time.
+  std::deque<std::pair<Suspect, std::uint64_t>> isolated_;
   std::uint64_t suspect_token_ = 0;  // the isolated frame in the pipeline now; 0 = none
   std::atomic<bool> stopping_{false};
+  bool maintenance_failing_ = false;  // maintenance thread only
+  int maintenance_errors_ = 0;        // in the current round; maintenance thread only
+  int maintenance_successes_ = 0;     // in the current round; maintenance thread only
 
   std::atomic<std::uint64_t> read_{0};
   std::atomic<std::uint64_t> reclaimed_{0};

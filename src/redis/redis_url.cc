@@ -7,8 +7,9 @@
 namespace sluice::redis {
 namespace {
 Status bad(std::string_view text, std::string_view why) {
-  return Status(Code::kInvalidArgument,
-                fmt::format("'{}' is not a Redis URL: {} (expected redis://[:password@]host[:port][/db])", text, why));
+  return Status(
+      Code::kInvalidArgument,
+      fmt::format("'{}' is not a Redis URL: {} (expected redis://[:password@]host[:port][/db])", text, why));
 }
 
 bool parse_int(std::string_view s, int min, int max, int& out) {
@@ -55,8 +56,10 @@ Result<RedisUrl> parse_redis_url(std::string_view text) {
     if (close == std::string_view::npos) return bad(text, "an IPv6 address needs its closing ]");
     url.host = std::string(rest.substr(1, close - 1));
     rest.remove_prefix(close + 1);
-    if (rest.starts_with(':')) port = rest.substr(1);
-    else if (!rest.empty()) return bad(text, "unexpected text after the address");
+    if (rest.starts_with(':'))
+      port = rest.substr(1);
+    else if (!rest.empty())
+      return bad(text, "unexpected text after the address");
   } else {
     const auto colon = rest.find(':');
     url.host = std::string(rest.substr(0, colon));

@@ -11,7 +11,7 @@ namespace sluice::redis {
 struct RedisUrl {
   std::string host = "127.0.0.1";
   int port = 6379;
-  int db = 0;  // SELECTed after connecting when not 0 (Redis Cluster has only db 0)
+  int db = 0;            // SELECTed after connecting when not 0 (Redis Cluster has only db 0)
   std::string username;  // empty: AUTH with the password alone (the "default" user)
   std::string password;  // empty: no AUTH
 

@@ -82,14 +82,16 @@ Result<std::vector<StoredLine>> ResultsReader::poll(bool meta) {
         fmt::format_to(std::back_inserter(line.json), R"(,"partition":{},"deliveries":{})", p,
                        to_u64(field(*fields, "deliveries")));
         append_string(line.json, "reason", field(*fields, "reason"));
-        fmt::format_to(std::back_inserter(line.json), R"(,"payload_bytes":{}}})", field(*fields, "payload").size());
+        fmt::format_to(std::back_inserter(line.json), R"(,"payload_bytes":{}}})",
+                       field(*fields, "payload").size());
       } else {
         line.json = std::string(field(*fields, "line"));
         if (meta && line.json.size() >= 2 && line.json.back() == '}') {
           line.json.pop_back();
           append_string(line.json, "worker", field(*fields, "worker"));
           append_string(line.json, "entry", field(*fields, "entry"));
-          fmt::format_to(std::back_inserter(line.json), R"(,"partition":{},"deliveries":{},"result_id":"{}"}})", p,
+          fmt::format_to(std::back_inserter(line.json),
+                         R"(,"partition":{},"deliveries":{},"result_id":"{}"}})", p,
                          to_u64(field(*fields, "deliveries")), reply_str(*id));
         }
       }

@@ -32,7 +32,8 @@ struct StoredLine {
 /// partition once without blocking (plain XREAD on one key, so it works on Redis Cluster).
 class ResultsReader {
  public:
-  ResultsReader(const RedisUrl& url, StreamLayout layout, ResultsReaderOptions options, ConnectionOptions connection);
+  ResultsReader(const RedisUrl& url, StreamLayout layout, ResultsReaderOptions options,
+                ConnectionOptions connection);
 
   /// Resolves "$" to each partition's last entry.
   Status start();

@@ -61,13 +61,34 @@ Status ImageDecoder::decode_jpeg(std::span<const std::uint8_t> bytes, int channe
     return Status(Code::kDecode, fmt::format("corrupt JPEG header: {}", tjGetErrorStr2(turbo_->handle)));
   }
   if (auto st = check_dimensions(width, height); !st) return st;
-  out.width = width;
-  out.height = height;
+  // DCT-domain scaling: the smallest factor <= 1/2 whose output is still at least twice the resize
+  // target, so the antialiased resize that follows does real filtering. Scaling straight down to
+  // the target is not accurate enough: on eagle.jpg it took MobileNetV2's top-1 score from 0.815 to
+  // 0.576, and it changed horses.jpg's top-1.
+  int out_width = width, out_height = height;
+  if (scaling_target_ != nullptr) {
+    const auto [need_w, need_h] = resize_target(*scaling_target_, width, height);
+    int count = 0;
+    const tjscalingfactor* factors = tjGetScalingFactors(&count);
+    for (int i = 0; i < count; ++i) {
+      const auto f = factors[i];
+      if (f.num * 2 > f.denom) continue;  // only when the target is at most half the image
+      const int w = TJSCALED(width, f), h = TJSCALED(height, f);
+      if (w >= 2 * need_w && h >= 2 * need_h &&
+          static_cast<long long>(w) * h < static_cast<long long>(out_width) * out_height) {
+        out_width = w;
+        out_height = h;
+      }
+    }
+  }
+  out.width = out_width;
+  out.height = out_height;
   out.channels = channels;
-  out.pixels.resize(static_cast<std::size_t>(width) * static_cast<std::size_t>(height) *
+  out.pixels.resize(static_cast<std::size_t>(out_width) * static_cast<std::size_t>(out_height) *
                     static_cast<std::size_t>(channels));
   const int format = channels == 1 ? TJPF_GRAY : TJPF_RGB;
-  if (tjDecompress2(turbo_->handle, data, size, out.pixels.data(), width, 0, height, format, 0) != 0 &&
+  if (tjDecompress2(turbo_->handle, data, size, out.pixels.data(), out_width, 0, out_height, format, 0) !=
+          0 &&
       tjGetErrorCode(turbo_->handle) == TJERR_FATAL) {
     return Status(Code::kDecode, fmt::format("corrupt JPEG data: {}", tjGetErrorStr2(turbo_->handle)));
   }

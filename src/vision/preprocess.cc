@@ -1,5 +1,7 @@
 #include "vision/preprocess.h"
 
+#include "vision/antialiased_resize.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -22,8 +24,9 @@ const char* color_name(ColorOrder c) {
   return "?";
 }
 
-// The size after the resize step, before cropping.
-cv::Size resized_size(const PreprocessSpec& spec, int width, int height) {
+}  // namespace
+
+std::pair<int, int> resize_target(const PreprocessSpec& spec, int width, int height) {
   switch (spec.resize) {
     case ResizeMode::kNone:
       return {width, height};
@@ -40,8 +43,6 @@ cv::Size resized_size(const PreprocessSpec& spec, int width, int height) {
   }
   return {width, height};
 }
-
-}  // namespace
 
 std::string PreprocessSpec::describe() const {
   std::string resize_text = "none";
@@ -138,13 +139,16 @@ Status Preprocessor::run(const DecodedImage& image, std::span<float> out) const 
   if (out.size() < tensor_elements()) return Status(Code::kInternal, "tensor slot too small");
   const int type = channels_ == 1 ? CV_8UC1 : CV_8UC3;
   const cv::Mat source(image.height, image.width, type, const_cast<std::uint8_t*>(image.pixels.data()));
-  const cv::Size target = resized_size(spec_, image.width, image.height);
+  const auto [target_width, target_height] = resize_target(spec_, image.width, image.height);
+  const cv::Size target(target_width, target_height);
   cv::Mat resized = source;
+  // Per thread (executors call this concurrently): the resized image and the resize's scratch.
+  thread_local DecodedImage resized_image;
+  thread_local std::vector<std::uint8_t> scratch;
   if (target.width != image.width || target.height != image.height) {
-    // Area averaging when shrinking approximates the antialiased bilinear filter that
-    // torchvision (PIL) applies; bilinear when enlarging is the same filter.
-    const bool shrinking = target.width < image.width && target.height < image.height;
-    cv::resize(source, resized, target, 0, 0, shrinking ? cv::INTER_AREA : cv::INTER_LINEAR);
+    // torchvision's Resize on PIL images: PIL's antialiased bilinear filter, exactly.
+    antialiased_resize(image, target.width, target.height, resized_image, scratch);
+    resized = cv::Mat(resized_image.height, resized_image.width, type, resized_image.pixels.data());
   }
   int left = 0, top = 0;
   if (spec_.crop_width > 0) {

@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "sluice/status.h"
 #include "vision/image.h"
@@ -34,6 +35,10 @@ struct PreprocessSpec {
   int channels() const { return color == ColorOrder::kGray ? 1 : 3; }
   std::string describe() const;
 };
+
+/// The width and height the resize step produces for a width x height image (the image's own
+/// size when the spec does not resize).
+std::pair<int, int> resize_target(const PreprocessSpec& spec, int width, int height);
 
 /// torchvision's ImageNet standard: RGB, shorter side 256, center crop 224, mean/std normalised.
 PreprocessSpec imagenet_preset();
