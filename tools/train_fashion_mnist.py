@@ -64,11 +64,20 @@ def main():
     ap.add_argument("--out", required=True, help="bundle directory to write")
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--force", action="store_true", help="retrain even if the bundle exists")
+    ap.add_argument("--torch-out", help="also write a TorchScript bundle (backend: torch) of the same net here")
     args = ap.parse_args()
     model_path = os.path.join(args.out, "model.onnx")
+    weights_path = os.path.join(args.out, "weights.pt")
     if os.path.exists(model_path) and not args.force:
         print(f"fashion-mnist bundle: cached in {args.out}")
-        return
+        if not args.torch_out or os.path.exists(os.path.join(args.torch_out, "model.pt")):
+            return
+        if os.path.exists(weights_path):  # the torch bundle from the saved weights, without retraining
+            net = Net()
+            net.load_state_dict(torch.load(weights_path))
+            write_torch_bundle(net.eval(), args.torch_out, args.out)
+            return
+        print("fashion-mnist: no saved weights for the torch bundle; retraining")
     torch.manual_seed(0)
     torch.set_num_threads(os.cpu_count() or 1)
     xtr = torch.from_numpy(read_idx(find("train-images-idx3-ubyte")).copy()).float().div_(255).sub_(MEAN).div_(STD)
@@ -122,8 +131,29 @@ preprocess:
   mean: [{MEAN}]
   std: [{STD}]
 """)
+    torch.save(net.state_dict(), weights_path)
     os.replace(tmp, model_path)  # last, so a half-written bundle is never taken as cached
     print(f"fashion-mnist bundle: written to {args.out} (accuracy {acc:.4f})")
+    if args.torch_out:
+        write_torch_bundle(net.eval(), args.torch_out, args.out)
+
+
+def write_torch_bundle(net, out, onnx_out):
+    """The same net as a traced TorchScript bundle; labels and preprocessing as in the ONNX bundle."""
+    os.makedirs(out, exist_ok=True)
+    model_path = os.path.join(out, "model.pt")
+    tmp = model_path + ".tmp"
+    with torch.no_grad():
+        torch.jit.save(torch.jit.trace(net, torch.zeros(1, 1, 28, 28)), tmp)
+    with open(os.path.join(out, "labels.txt"), "w") as f:
+        f.write("\n".join(LABELS) + "\n")
+    with open(os.path.join(onnx_out, "bundle.yaml")) as f:
+        yaml = f.read()
+    yaml = yaml.replace("backend: onnxruntime\nmodel: model.onnx\n", "backend: torch\nmodel: model.pt\nprecision: auto\n")
+    with open(os.path.join(out, "bundle.yaml"), "w") as f:
+        f.write(yaml.replace("# sluice model bundle: Fashion-MNIST CNN", "# sluice model bundle (TorchScript): Fashion-MNIST CNN", 1))
+    os.replace(tmp, model_path)
+    print(f"fashion-mnist torch bundle: written to {out}")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,8 @@ int run_backend_bench(const BackendBenchOptions& opts) {
   setup_logging("warn", false);
   const auto bundle = opts.model.load();
   const auto sizes = parse_sizes(opts.batch_sizes);
-  const int threads = opts.threads > 0 ? opts.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads =
+      opts.threads > 0 ? opts.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const std::size_t max_batch = *std::max_element(sizes.begin(), sizes.end());
   auto backend = model::create_backend(bundle, {threads, max_batch});
   if (!backend) throw std::runtime_error(backend.status().to_string());
@@ -46,7 +47,8 @@ int run_backend_bench(const BackendBenchOptions& opts) {
   std::printf("%s\n", (*backend)->describe().c_str());
   // Pre-made tensors: a fixed pseudo-random pattern, so no decode or preprocessing is measured.
   std::vector<float> input(max_batch * shape.input_elements());
-  for (std::size_t i = 0; i < input.size(); ++i) input[i] = static_cast<float>((i * 2654435761u) % 1000) / 1000.0f;
+  for (std::size_t i = 0; i < input.size(); ++i)
+    input[i] = static_cast<float>((i * 2654435761u) % 1000) / 1000.0f;
   std::vector<float> output(max_batch * static_cast<std::size_t>(shape.classes));
   std::string csv = "batch_size,threads,images_per_second,ms_per_batch\n";
   std::printf("%10s %10s %14s %14s\n", "batch", "threads", "images/s", "ms/batch");
@@ -74,8 +76,11 @@ int run_backend_bench(const BackendBenchOptions& opts) {
 
 }  // namespace
 
+void register_bench_decode(CLI::App& bench);  // bench_decode.cc
+
 void register_bench(CLI::App& app) {
-  auto* bench = app.add_subcommand("bench", "Benchmarks: raw model throughput as a baseline for the pipeline");
+  auto* bench =
+      app.add_subcommand("bench", "Benchmarks: raw model throughput as a baseline for the pipeline");
   bench->require_subcommand(1);
   auto opts = std::make_shared<BackendBenchOptions>();
   auto* cmd = bench->add_subcommand("backend", "Raw backend throughput on pre-made tensors, per batch size");
@@ -89,6 +94,7 @@ void register_bench(CLI::App& app) {
   cmd->callback([opts] {
     if (const int rc = run_backend_bench(*opts); rc != 0) throw CLI::RuntimeError(rc);
   });
+  register_bench_decode(*bench);
 }
 
 }  // namespace sluice::cli

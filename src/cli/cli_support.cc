@@ -116,6 +116,10 @@ void ModelOptions::add_to(CLI::App& app, bool model_required) {
       "--preprocess", overrides.preprocess_preset,
       "Preprocessing preset (imagenet: RGB, shorter side 256, center crop 224, ImageNet mean/std; none); "
       "overrides the bundle's");
+  app.add_option(
+         "--precision", overrides.precision,
+         "fp32, bf16, or auto (bf16 when the CPU has AMX or AVX512-BF16); bf16 needs a TorchScript bundle")
+      ->check(CLI::IsMember({"fp32", "bf16", "auto"}));
   app.add_option("--output-kind", output_kind,
                  "What the model outputs: logits (softmax applied) or probabilities")
       ->check(CLI::IsMember({"logits", "probabilities"}));

@@ -110,7 +110,8 @@ int run_demo(DemoOptions opts) {
   const auto start = std::chrono::steady_clock::now();
   Result<producer::SendSummary> sent = Status(Code::kInternal, "not finished");
   std::thread sender([&] {
-    sent = producer::send_frames(*frames, listener->bound(), {0.0, opts.connections, std::max(1, opts.repeat)}, progress);
+    sent = producer::send_frames(*frames, listener->bound(),
+                                 {0.0, opts.connections, std::max(1, opts.repeat)}, progress);
   });
   const bool tty = isatty(STDERR_FILENO);
   bool interrupted = false;

@@ -77,8 +77,8 @@ int run_serve(const ServeOptions& opts) {
   if (!opts.wal_dir.empty()) {
     auto policy = store::parse_fsync_policy(opts.wal_fsync);
     if (!policy) throw std::runtime_error(policy.status().message());
-    auto opened = store::WriteAheadLog::open(
-        {opts.wal_dir, *policy, parse_duration(opts.wal_fsync_interval), parse_bytes(opts.wal_segment_bytes)});
+    auto opened = store::WriteAheadLog::open({opts.wal_dir, *policy, parse_duration(opts.wal_fsync_interval),
+                                              parse_bytes(opts.wal_segment_bytes)});
     if (!opened) throw std::runtime_error(opened.status().message());
     wal = std::move(*opened);
   }
@@ -139,16 +139,17 @@ int run_serve(const ServeOptions& opts) {
   spdlog::info("serving; Ctrl-C or SIGTERM stops after the in-flight batches");
   while (signals.wait_for(std::chrono::milliseconds(1000)) == 0) {
   }
-  spdlog::info("stopping: no new frames; finishing in-flight batches within {} ms (send the signal again to force)",
-               stop_timeout.count());
+  spdlog::info(
+      "stopping: no new frames; finishing in-flight batches within {} ms (send the signal again to force)",
+      stop_timeout.count());
   const auto deadline = std::chrono::steady_clock::now() + stop_timeout;
   progress.reset();
   auto stopped = std::async(std::launch::async, [&] { ctx.stop(); });
   while (stopped.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
     const bool forced = signals.wait_for(std::chrono::milliseconds(50)) != 0;
     if (forced || std::chrono::steady_clock::now() >= deadline) {
-      spdlog::error("{}: {} accepted frames have no result line", forced ? "forced stop" : "--stop-timeout expired",
-                    ctx.metrics().in_flight());
+      spdlog::error("{}: {} accepted frames have no result line",
+                    forced ? "forced stop" : "--stop-timeout expired", ctx.metrics().in_flight());
       std::fflush(nullptr);
       std::_Exit(forced ? 130 : 1);
     }
@@ -183,29 +184,34 @@ void register_serve(CLI::App& app) {
                   "always (fdatasync per group commit: survives power loss), interval, or never (survives a "
                   "process crash only)")
       ->capture_default_str();
-  cmd->add_option("--wal-fsync-interval", opts->wal_fsync_interval, "With --wal-fsync interval: the most time between fsyncs")
+  cmd->add_option("--wal-fsync-interval", opts->wal_fsync_interval,
+                  "With --wal-fsync interval: the most time between fsyncs")
       ->capture_default_str();
   cmd->add_option("--wal-segment-bytes", opts->wal_segment_bytes,
                   "WAL segment size; a segment is deleted once all its frames are done")
       ->capture_default_str();
   cmd->add_flag("--append", opts->append, "Append to --output instead of replacing it (implied by --wal)");
-  cmd->add_flag("--dedup", opts->dedup,
-                "At most one line per (stream, seq) in --output, counting lines already there: with --wal and "
-                "producer acks (send --ack) the output is exactly-once");
+  cmd->add_flag(
+      "--dedup", opts->dedup,
+      "At most one line per (stream, seq) in --output, counting lines already there: with --wal and "
+      "producer acks (send --ack) the output is exactly-once");
   cmd->add_option("--output,-o", opts->output, "Where result lines go: a file path, or - for stdout")
       ->capture_default_str();
-  cmd->add_option("--max-frame-bytes", opts->max_frame_bytes,
-                  "Largest payload accepted, in bytes (B, KiB, MiB, GiB, KB, MB, GB); a longer length is a framing "
-                  "error that closes its connection")
+  cmd->add_option(
+         "--max-frame-bytes", opts->max_frame_bytes,
+         "Largest payload accepted, in bytes (B, KiB, MiB, GiB, KB, MB, GB); a longer length is a framing "
+         "error that closes its connection")
       ->capture_default_str();
   cmd->add_option("--max-connections", opts->max_connections,
                   "Most concurrent producer connections per listener")
       ->capture_default_str();
   cmd->add_option("--idle-timeout", opts->idle_timeout,
-                  "Close a connection that completes no frame for this long (also stops slow-loris senders); ms, s or min")
+                  "Close a connection that completes no frame for this long (also stops slow-loris senders); "
+                  "ms, s or min")
       ->capture_default_str();
-  cmd->add_option("--stop-timeout", opts->stop_timeout,
-                  "On Ctrl-C/SIGTERM, how long in-flight batches may take before sluice exits anyway; ms, s or min")
+  cmd->add_option(
+         "--stop-timeout", opts->stop_timeout,
+         "On Ctrl-C/SIGTERM, how long in-flight batches may take before sluice exits anyway; ms, s or min")
       ->capture_default_str();
   cmd->add_option("--log-level", opts->log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();

@@ -3,14 +3,32 @@
 #include <fmt/format.h>
 
 #include "model/onnx_backend.h"
+#ifdef SLUICE_HAVE_TORCH
+#include "model/torch_backend.h"
+#endif
 
 namespace sluice::model {
 
 Result<std::unique_ptr<Backend>> create_backend(const ModelBundle& bundle, const BackendOptions& options) {
-  if (bundle.backend == "onnxruntime" || bundle.backend == "onnx")
+  if (bundle.backend == "onnxruntime" || bundle.backend == "onnx") {
+    if (bundle.precision == "bf16") {
+      return Status(Code::kInvalidArgument,
+                    "the onnxruntime backend runs fp32 models as fp32: use --precision fp32 "
+                    "or auto, or a TorchScript bundle for bf16");
+    }
     return create_onnx_backend(bundle, options);
-  return Status(Code::kInvalidArgument,
-                fmt::format("unknown backend '{}' in the model bundle (known: onnxruntime)", bundle.backend));
+  }
+  if (bundle.backend == "torch" || bundle.backend == "torchscript" || bundle.backend == "libtorch") {
+#ifdef SLUICE_HAVE_TORCH
+    return create_torch_backend(bundle, options);
+#else
+    return Status(Code::kInvalidArgument,
+                  "this sluice was built without libtorch (install libtorch-dev and rebuild)");
+#endif
+  }
+  return Status(
+      Code::kInvalidArgument,
+      fmt::format("unknown backend '{}' in the model bundle (known: onnxruntime, torch)", bundle.backend));
 }
 
 }  // namespace sluice::model

@@ -185,6 +185,7 @@ Result<ModelBundle> load_bundle(const std::string& path, const BundleOverrides& 
     bundle.labels = std::move(*labels);
   }
   if (overrides.output_kind) bundle.output_kind = *overrides.output_kind;
+  if (overrides.precision) bundle.precision = *overrides.precision;
   if (!bundle.preprocess) {
     return Status(
         Code::kInvalidArgument,

@@ -37,6 +37,7 @@ struct BundleOverrides {
   std::optional<std::string> preprocess_preset;  // --preprocess
   std::optional<std::string> labels_path;        // --labels
   std::optional<OutputKind> output_kind;         // --output-kind
+  std::optional<std::string> precision;          // --precision fp32|bf16|auto
 };
 
 /// Loads a bundle directory or a bare .onnx file. Errors name the file, the key and its line.

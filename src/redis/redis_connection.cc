@@ -161,11 +161,16 @@ Result<std::vector<RedisReply>> RedisConnection::pipeline(std::span<RedisCommand
     if (auto st = connect(); !st) return st;
     auto replies = send_and_read(commands);
     if (!replies) return replies;
+    // A MOVED reply means the whole pipeline went to the wrong node (it touches one slot), and the
+    // commands were refused there (inside MULTI, the EXEC that follows aborts): send it again.
     std::string host;
     int port = 0;
-    const auto& first = *replies->front();
-    if (redirect < kMaxRedirects && first.type == REDIS_REPLY_ERROR &&
-        parse_moved(reply_str(first), host, port)) {
+    bool moved = false;
+    for (std::size_t i = 0; i < replies->size() && !moved; ++i) {
+      const auto& r = *(*replies)[i];
+      moved = r.type == REDIS_REPLY_ERROR && parse_moved(reply_str(r), host, port);
+    }
+    if (moved && redirect < kMaxRedirects) {
       spdlog::info("redis: {} moved to {}:{} (Redis Cluster redirect)", commands.front().describe(), host,
                    port);
       if (auto st = connect_to(host, port); !st) return st;

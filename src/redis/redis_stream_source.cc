@@ -124,7 +124,7 @@ void RedisStreamSource::read_loop(int p) {
       // The stream or group is gone (Redis restarted without persistence, or a FLUSHALL).
       if (reply_str(**reply).starts_with("NOGROUP")) (void)ensure_group(conn, p);
     }
-    if (!error) {
+    if (!error.is_ok()) {
       if (stopping_ || error.code() == Code::kClosed) break;
       if (!failing) spdlog::warn("{}: {}; retrying with backoff", key, error.to_string());
       failing = true;

@@ -66,7 +66,8 @@ void TcpListenSource::run() {
     const int n = epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), 1000);
     if (Clock::now() >= next_idle_check) {
       close_idle_connections();
-      next_idle_check = Clock::now() + std::min<Clock::duration>(options_.idle_timeout / 4, std::chrono::seconds(1));
+      next_idle_check =
+          Clock::now() + std::min<Clock::duration>(options_.idle_timeout / 4, std::chrono::seconds(1));
     }
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -160,8 +161,9 @@ void TcpListenSource::close_idle_connections() {
     }
   }
   for (int fd : idle) {
-    close_connection(fd, Status(Code::kLimit, fmt::format("no complete frame for {} ms (rule: --idle-timeout)",
-                                                          options_.idle_timeout.count())));
+    close_connection(fd,
+                     Status(Code::kLimit, fmt::format("no complete frame for {} ms (rule: --idle-timeout)",
+                                                      options_.idle_timeout.count())));
   }
 }
 
