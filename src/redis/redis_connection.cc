@@ -33,6 +33,16 @@ bool parse_moved(std::string_view error, std::string& host, int& port) {
 }
 
 constexpr int kMaxRedirects = 5;
+
+// Errors that say "not now" rather than "no": the server is loading its AOF/RDB after a restart,
+// a cluster slot is migrating or the cluster is reconfiguring, a script is running. The commands
+// were not executed, so callers may retry them like a lost connection.
+bool is_transient(std::string_view error) {
+  for (std::string_view prefix : {"LOADING", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "BUSY ", "ASK "}) {
+    if (error.starts_with(prefix)) return true;
+  }
+  return false;
+}
 }  // namespace
 
 std::optional<long long> reply_integer(const redisReply& r) {
@@ -169,6 +179,12 @@ Result<std::vector<RedisReply>> RedisConnection::pipeline(std::span<RedisCommand
     for (std::size_t i = 0; i < replies->size() && !moved; ++i) {
       const auto& r = *(*replies)[i];
       moved = r.type == REDIS_REPLY_ERROR && parse_moved(reply_str(r), host, port);
+    }
+    for (const auto& r : *replies) {
+      if (r->type == REDIS_REPLY_ERROR && is_transient(reply_str(*r))) {
+        return Status(Code::kIo, fmt::format("redis {}: {}: {} (transient; retry)", endpoint(),
+                                             commands.front().describe(), reply_str(*r)));
+      }
     }
     if (moved && redirect < kMaxRedirects) {
       spdlog::info("redis: {} moved to {}:{} (Redis Cluster redirect)", commands.front().describe(), host,

@@ -35,8 +35,9 @@ class RedisConnection {
   RedisConnection& operator=(const RedisConnection&) = delete;
 
   /// Sends one command and returns its reply. A Redis error reply is a reply (check it with
-  /// reply_status); the Status is an error only when the connection failed (kIo), or kClosed
-  /// after interrupt().
+  /// reply_status); the Status is an error (kIo) when the connection failed or Redis answered
+  /// "not now" (LOADING after a restart, TRYAGAIN, CLUSTERDOWN, MASTERDOWN, BUSY, ASK: nothing was
+  /// executed, so the caller may retry), or kClosed after interrupt().
   Result<RedisReply> run(RedisCommand& command);
   /// Sends every command in one write and reads their replies in order (pipelining).
   Result<std::vector<RedisReply>> pipeline(std::span<RedisCommand> commands);

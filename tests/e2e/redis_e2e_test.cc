@@ -36,14 +36,25 @@ class RedisServer {
     process_.emplace(ChildProcess::spawn(
         {kRedisServer, "--port", std::to_string(port_), "--bind", "127.0.0.1", "--dir", dir_, "--save", "",
          "--appendonly", aof_ ? "yes" : "no", "--appendfsync", "always"},
-        "", fmt::format("{}/redis-{}.log", dir_, starts_++)));
-    ready_ = wait_for_port(port_, 20s);
+        fmt::format("{}/redis-{}.log", dir_, starts_++), ""));
+    // Redis accepts connections while it loads its AOF, and answers LOADING until it is done.
+    ready_ = wait_for_port(port_, 20s) && eventually_ready(20s);
   }
   void kill9() {
     process_->signal(SIGKILL);
     process_->wait(10s);
   }
   bool ready() const { return ready_; }
+  bool eventually_ready(std::chrono::milliseconds timeout) const {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    redis::RedisConnection conn(*redis::parse_redis_url(url()), {});
+    while (std::chrono::steady_clock::now() < until) {
+      redis::RedisCommand ping("PING");
+      if (auto r = conn.run(ping); r && redis::reply_str(**r) == "PONG") return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
   std::string url() const { return fmt::format("redis://127.0.0.1:{}", port_); }
 
  private:
