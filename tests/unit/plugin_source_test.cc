@@ -200,6 +200,9 @@ TEST(PluginSourceTest, StoreCallsAfterStopAreRefused) {
   const auto frames = sink.frames();
   EXPECT_EQ(frames[0].seq, 0u);
   EXPECT_EQ(sink.streams_opened(), 2);
+  // The sink must outlive a running source: stop before `sink` goes out of scope.
+  (*source)->stop();
+  EXPECT_EQ(sink.streams_closed(), 1);
 }
 
 RestartPolicy fast_policy(std::uint32_t max_restarts = 0) {
