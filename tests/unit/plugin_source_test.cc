@@ -202,7 +202,7 @@ TEST(PluginSourceTest, StoreCallsAfterStopAreRefused) {
   EXPECT_EQ(sink.streams_opened(), 2);
   // The sink must outlive a running source: stop before `sink` goes out of scope.
   (*source)->stop();
-  EXPECT_EQ(sink.streams_closed(), 1);
+  EXPECT_EQ(sink.streams_closed(), 2);
 }
 
 RestartPolicy fast_policy(std::uint32_t max_restarts = 0) {
