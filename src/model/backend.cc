@@ -3,9 +3,7 @@
 #include <fmt/format.h>
 
 #include "model/onnx_backend.h"
-#ifdef SLUICE_HAVE_TORCH
-#include "model/torch_backend.h"
-#endif
+#include "model/torch_module.h"
 
 namespace sluice::model {
 
@@ -19,12 +17,7 @@ Result<std::unique_ptr<Backend>> create_backend(const ModelBundle& bundle, const
     return create_onnx_backend(bundle, options);
   }
   if (bundle.backend == "torch" || bundle.backend == "torchscript" || bundle.backend == "libtorch") {
-#ifdef SLUICE_HAVE_TORCH
-    return create_torch_backend(bundle, options);
-#else
-    return Status(Code::kInvalidArgument,
-                  "this sluice was built without libtorch (install libtorch-dev and rebuild)");
-#endif
+    return create_torch_backend_via_module(bundle, options);
   }
   return Status(
       Code::kInvalidArgument,

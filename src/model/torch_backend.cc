@@ -65,7 +65,8 @@ class TorchBackend final : public Backend {
     return Status::ok();
   }
 
-  static Result<std::unique_ptr<Backend>> create(const ModelBundle& bundle, const BackendOptions& options) {
+  static Result<std::unique_ptr<Backend>> create(const TorchModelSpec& bundle,
+                                                 const BackendOptions& options) {
     auto b = std::make_unique<TorchBackend>();
     const auto choice = choose_precision(bundle.precision);
     b->bf16_ = choice.bf16;
@@ -113,9 +114,14 @@ class TorchBackend final : public Backend {
 
 }  // namespace
 
-Result<std::unique_ptr<Backend>> create_torch_backend(const ModelBundle& bundle,
+Result<std::unique_ptr<Backend>> create_torch_backend(const TorchModelSpec& spec,
                                                       const BackendOptions& options) {
-  return TorchBackend::create(bundle, options);
+  return TorchBackend::create(spec, options);
 }
 
 }  // namespace sluice::model
+
+// What sluice looks up after dlopen (model/torch_module.cc).
+extern "C" __attribute__((visibility("default")))
+const sluice::model::TorchModuleEntry sluice_torch_module_entry{sluice::model::kTorchModuleAbi,
+                                                                &sluice::model::create_torch_backend};
