@@ -6,19 +6,14 @@
 namespace sluice::vision {
 namespace {
 
-// Per output position: the first input index and normalised weights (PIL's precompute_coeffs).
-struct Coefficients {
-  std::vector<int> first;
-  std::vector<int> count;
-  std::vector<float> weights;  // out_size x taps
-  int taps = 0;
-};
-
-Coefficients coefficients(int in_size, int out_size) {
+// Fills `c` for in_size -> out_size, reusing its vectors; a no-op when it already holds that pair.
+void compute_coefficients(int in_size, int out_size, ResizeCoefficients& c) {
+  if (c.in_size == in_size && c.out_size == out_size) return;
+  c.in_size = in_size;
+  c.out_size = out_size;
   const double scale = static_cast<double>(in_size) / out_size;
   const double filter_scale = std::max(scale, 1.0);
   const double support = 1.0 * filter_scale;  // the bilinear filter's support is 1
-  Coefficients c;
   c.taps = static_cast<int>(std::ceil(support)) * 2 + 1;
   c.first.resize(static_cast<std::size_t>(out_size));
   c.count.resize(static_cast<std::size_t>(out_size));
@@ -39,7 +34,6 @@ Coefficients coefficients(int in_size, int out_size) {
     c.first[static_cast<std::size_t>(o)] = lo;
     c.count[static_cast<std::size_t>(o)] = hi - lo;
   }
-  return c;
 }
 
 std::uint8_t to_u8(float v) {
@@ -49,10 +43,13 @@ std::uint8_t to_u8(float v) {
 }  // namespace
 
 void antialiased_resize(const DecodedImage& in, int width, int height, DecodedImage& out,
-                        std::vector<std::uint8_t>& scratch) {
+                        ResizeScratch& work) {
   const int ch = in.channels;
-  const auto h = coefficients(in.width, width);
-  const auto v = coefficients(in.height, height);
+  compute_coefficients(in.width, width, work.horizontal);
+  compute_coefficients(in.height, height, work.vertical);
+  const ResizeCoefficients& h = work.horizontal;
+  const ResizeCoefficients& v = work.vertical;
+  std::vector<std::uint8_t>& scratch = work.rows;
   // Horizontal: in.height rows of `width` pixels.
   scratch.resize(static_cast<std::size_t>(in.height) * static_cast<std::size_t>(width) *
                  static_cast<std::size_t>(ch));
@@ -76,7 +73,8 @@ void antialiased_resize(const DecodedImage& in, int width, int height, DecodedIm
   out.pixels.resize(static_cast<std::size_t>(width) * static_cast<std::size_t>(height) *
                     static_cast<std::size_t>(ch));
   const std::size_t row = static_cast<std::size_t>(width) * static_cast<std::size_t>(ch);
-  std::vector<float> acc(row);
+  std::vector<float>& acc = work.accumulator;
+  acc.resize(row);
   for (int y = 0; y < height; ++y) {
     const float* w = &v.weights[static_cast<std::size_t>(y) * static_cast<std::size_t>(v.taps)];
     const int first = v.first[static_cast<std::size_t>(y)], n = v.count[static_cast<std::size_t>(y)];

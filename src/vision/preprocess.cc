@@ -144,7 +144,7 @@ Status Preprocessor::run(const DecodedImage& image, std::span<float> out) const 
   cv::Mat resized = source;
   // Per thread (executors call this concurrently): the resized image and the resize's scratch.
   thread_local DecodedImage resized_image;
-  thread_local std::vector<std::uint8_t> scratch;
+  thread_local ResizeScratch scratch;
   if (target.width != image.width || target.height != image.height) {
     // torchvision's Resize on PIL images: PIL's antialiased bilinear filter, exactly.
     antialiased_resize(image, target.width, target.height, resized_image, scratch);

@@ -89,7 +89,7 @@ TEST_F(FastPathTest, DctScalingEngagesOnLargePhotographsAndKeepsTop1) {
   for (const auto& jpeg : photographs()) {
     // A 2x enlargement (1536x1152 for dog.jpg) is over four times the 256-pixel target.
     vision::DecodedImage image, big;
-    std::vector<std::uint8_t> scratch;
+    vision::ResizeScratch scratch;
     ASSERT_TRUE(full_.decode(jpeg, 3, image));
     vision::antialiased_resize(image, image.width * 2, image.height * 2, big, scratch);
     const auto large = encode_jpeg(big);
