@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "cli/cli_support.h"
+#include "cli/e2e_benchmark.h"
 #include "model/backend.h"
 
 namespace sluice::cli {
@@ -43,27 +44,13 @@ int run_backend_bench(const BackendBenchOptions& opts) {
   const std::size_t max_batch = *std::max_element(sizes.begin(), sizes.end());
   auto backend = model::create_backend(bundle, {threads, max_batch});
   if (!backend) throw std::runtime_error(backend.status().to_string());
-  const auto& shape = (*backend)->shape();
   std::printf("%s\n", (*backend)->describe().c_str());
-  // Pre-made tensors: a fixed pseudo-random pattern, so no decode or preprocessing is measured.
-  std::vector<float> input(max_batch * shape.input_elements());
-  for (std::size_t i = 0; i < input.size(); ++i)
-    input[i] = static_cast<float>((i * 2654435761u) % 1000) / 1000.0f;
-  std::vector<float> output(max_batch * static_cast<std::size_t>(shape.classes));
   std::string csv = "batch_size,threads,images_per_second,ms_per_batch\n";
   std::printf("%10s %10s %14s %14s\n", "batch", "threads", "images/s", "ms/batch");
   for (const std::size_t batch : sizes) {
-    for (int warm = 0; warm < 3; ++warm) (void)(*backend)->infer(input, batch, output);
-    const auto start = std::chrono::steady_clock::now();
-    std::size_t calls = 0;
-    double elapsed = 0;
-    do {
-      if (auto st = (*backend)->infer(input, batch, output); !st) throw std::runtime_error(st.to_string());
-      ++calls;
-      elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    } while (elapsed < opts.seconds);
-    const double ips = static_cast<double>(calls * batch) / elapsed;
-    const double ms = 1000.0 * elapsed / static_cast<double>(calls);
+    const auto t = time_backend(**backend, batch, opts.seconds);
+    const double ips = t.per_second();
+    const double ms = t.ms_per_item() * static_cast<double>(batch);
     std::printf("%10zu %10d %14.0f %14.3f\n", batch, threads, ips, ms);
     csv += fmt::format("{},{},{:.1f},{:.4f}\n", batch, threads, ips, ms);
   }
@@ -77,10 +64,14 @@ int run_backend_bench(const BackendBenchOptions& opts) {
 }  // namespace
 
 void register_bench_decode(CLI::App& bench);  // bench_decode.cc
+void register_bench_e2e(CLI::App& bench);     // bench_e2e.cc
+void register_bench_sweep(CLI::App& bench);   // bench_sweep.cc
 
 void register_bench(CLI::App& app) {
   auto* bench =
-      app.add_subcommand("bench", "Benchmarks: raw model throughput as a baseline for the pipeline");
+      app.add_subcommand("bench",
+                         "Benchmarks: raw model and decode throughput, the whole pipeline end to end, and "
+                         "sweeps over engine settings");
   bench->require_subcommand(1);
   auto opts = std::make_shared<BackendBenchOptions>();
   auto* cmd = bench->add_subcommand("backend", "Raw backend throughput on pre-made tensors, per batch size");
@@ -95,6 +86,8 @@ void register_bench(CLI::App& app) {
     if (const int rc = run_backend_bench(*opts); rc != 0) throw CLI::RuntimeError(rc);
   });
   register_bench_decode(*bench);
+  register_bench_e2e(*bench);
+  register_bench_sweep(*bench);
 }
 
 }  // namespace sluice::cli
