@@ -16,8 +16,10 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 constexpr std::size_t kFlushBytes = 256 * 1024;
 
-// Streams frames lane, lane+lanes, lane+2*lanes, ... of the set `repeat` times, then the
-// end-of-stream record. `rate` is this connection's share, in frames per second.
+// Streams frames lane, lane+lanes, lane+2*lanes, ... of the set repeated `repeat` times (the
+// repeats counted as one long sequence, so that lanes stay within one frame of each other even
+// when the set's size is not a multiple of the lane count), then the end-of-stream record.
+// `rate` is this connection's share, in frames per second.
 Status stream_lane(int fd, const FrameSet& set, std::size_t lane, std::size_t lanes, int repeat, double rate,
                    SendProgress& progress) {
   std::vector<std::uint8_t> buffer;
@@ -30,25 +32,25 @@ Status stream_lane(int fd, const FrameSet& set, std::size_t lane, std::size_t la
   };
   const auto start = SteadyClock::now();
   std::uint64_t sent = 0;
-  for (int r = 0; r < repeat; ++r) {
-    for (std::size_t i = lane; i < set.frames.size(); i += lanes) {
-      if (progress.cancel) return Status(Code::kClosed, "cancelled");
-      if (rate > 0) {
-        const auto due = start + std::chrono::duration_cast<SteadyClock::duration>(
-                                     std::chrono::duration<double>(static_cast<double>(sent) / rate));
-        if (due > SteadyClock::now()) {
-          if (auto st = flush(); !st) return st;
-          std::this_thread::sleep_until(due);
-        }
-      }
-      const auto& frame = set.frames[i];
-      if (auto st = wire::append_record(frame.name, frame.payload, buffer); !st) return st;
-      ++sent;
-      progress.frames.fetch_add(1, std::memory_order_relaxed);
-      progress.bytes.fetch_add(frame.payload.size(), std::memory_order_relaxed);
-      if (buffer.size() >= kFlushBytes || rate > 0) {
+  const std::size_t total = set.frames.size() * static_cast<std::size_t>(std::max(0, repeat));
+  for (std::size_t g = lane; g < total; g += lanes) {
+    const std::size_t i = g % set.frames.size();
+    if (progress.cancel) return Status(Code::kClosed, "cancelled");
+    if (rate > 0) {
+      const auto due = start + std::chrono::duration_cast<SteadyClock::duration>(
+                                   std::chrono::duration<double>(static_cast<double>(sent) / rate));
+      if (due > SteadyClock::now()) {
         if (auto st = flush(); !st) return st;
+        std::this_thread::sleep_until(due);
       }
+    }
+    const auto& frame = set.frames[i];
+    if (auto st = wire::append_record(frame.name, frame.payload, buffer); !st) return st;
+    ++sent;
+    progress.frames.fetch_add(1, std::memory_order_relaxed);
+    progress.bytes.fetch_add(frame.payload.size(), std::memory_order_relaxed);
+    if (buffer.size() >= kFlushBytes || rate > 0) {
+      if (auto st = flush(); !st) return st;
     }
   }
   const auto eos = wire::end_of_stream_record();

@@ -12,7 +12,7 @@ namespace sluice::producer {
 
 struct SendOptions {
   double rate = 0.0;    // frames per second over all connections; 0 = as fast as possible
-  int connections = 1;  // frame i of the set goes to connection i % connections
+  int connections = 1;  // frame g of the repeated sequence (set, set, ...) goes to connection g % connections
   int repeat = 1;       // the set is sent this many times
 };
 
