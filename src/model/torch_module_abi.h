@@ -31,7 +31,9 @@ struct TorchModuleEntry {
   CreateTorchBackendFn create;
 };
 
-// Changes whenever a type above, the compiler, or Backend's layout does.
+// The revision ("sluice-torch-1") must be bumped by hand whenever a type above or the Backend
+// interface changes; the compiler's version string is part of it, so a module built by another
+// compiler is refused too.
 #define SLUICE_TORCH_STRINGIFY2(x) #x
 #define SLUICE_TORCH_STRINGIFY(x) SLUICE_TORCH_STRINGIFY2(x)
 inline constexpr const char* kTorchModuleAbi =
