@@ -30,6 +30,7 @@ struct SweepOptions {
   std::string block_interval = "25ms";
   std::string max_batches = "64";
   std::string max_delays = "5ms";
+  std::string memory_budget = EngineOptions{}.memory_budget;  // the same for every configuration
   std::string csv;
   std::string svg;
   bool batch_intervals_given = false;
@@ -134,6 +135,7 @@ std::vector<Point> build_grid(const SweepOptions& o) {
           p.engine.executors = static_cast<int>(e);
           p.engine.cores = static_cast<int>(c);
           p.engine.max_batch = static_cast<std::size_t>(b);
+          p.engine.memory_budget = o.memory_budget;
           if (continuous) {
             p.engine.max_delay = fmt::format("{}us", w.count());
           } else {
@@ -281,6 +283,9 @@ void register_bench_sweep(CLI::App& bench) {
   auto* delays = cmd->add_option("--max-delays", opts->max_delays,
                                  "Continuous mode: max delays to sweep, comma-separated (us, ms, s)")
                      ->capture_default_str();
+  cmd->add_option("--memory-budget", opts->memory_budget,
+                  "Bound on resident memory of every configuration (KiB/MiB/GiB), as for serve")
+      ->capture_default_str();
   cmd->add_option("--csv", opts->csv, "Write one row per configuration to this CSV file")->required();
   cmd->add_option("--svg", opts->svg, "Write the chart to this SVG file")->required();
   cmd->callback([opts, intervals, delays] {
