@@ -10,7 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/cli_support.h"
-#include "cli/progress_reporter.h"
+#include "cli/serve_loop.h"
 #include "engine/streaming_context.h"
 #include "http/http_server.h"
 #include "observe/batch_history.h"
@@ -110,51 +110,16 @@ int run_serve(const ServeOptions& opts) {
     if (!made) throw std::runtime_error(made.status().message());
     ctx.add_source(std::move(*made));
   }
-  if (auto st = ctx.start(); !st) {
-    spdlog::error("cannot start: {}", st.to_string());
-    return 1;
-  }
-  const observe::PipelineView view{ctx, batches, observed};
-  std::unique_ptr<http::HttpServer> http_server;
-  if (!opts.http.empty()) {
-    auto ep = http::parse_http_endpoint(opts.http);
-    if (!ep) throw std::runtime_error("--http: " + ep.status().message());
-    auto started = http::HttpServer::start(*ep, view);
-    if (!started) {
-      spdlog::error("cannot start: {}", started.status().to_string());
-      return 1;
-    }
-    http_server = std::move(*started);
-    const auto url = fmt::format("http://{}/", http_server->bound().to_string());
-    if (!http::is_loopback_host(ep->host)) {
-      spdlog::warn("http: {} is reachable from other machines, and the dashboard has no authentication", url);
-    }
-    spdlog::info("http: dashboard at {}, Prometheus metrics at {}metrics", url, url);
-  }
-  observe::StatusSampler progress_sampler(view);
-  std::unique_ptr<ProgressReporter> progress;
-  if (!opts.quiet) {
-    progress = std::make_unique<ProgressReporter>(progress_sampler, status_line);
-  }
-  spdlog::info("serving; Ctrl-C or SIGTERM stops after the in-flight batches");
-  while (signals.wait_for(std::chrono::milliseconds(1000)) == 0) {
-  }
-  spdlog::info(
-      "stopping: no new frames; finishing in-flight batches within {} ms (send the signal again to force)",
-      stop_timeout.count());
-  const auto deadline = std::chrono::steady_clock::now() + stop_timeout;
-  progress.reset();
-  auto stopped = std::async(std::launch::async, [&] { ctx.stop(); });
-  while (stopped.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
-    const bool forced = signals.wait_for(std::chrono::milliseconds(50)) != 0;
-    if (forced || std::chrono::steady_clock::now() >= deadline) {
-      spdlog::error("{}: {} accepted frames have no result line",
-                    forced ? "forced stop" : "--stop-timeout expired", ctx.metrics().in_flight());
-      std::fflush(nullptr);
-      std::_Exit(forced ? 130 : 1);
-    }
-  }
-  return 0;
+  ServeLoopOptions loop;
+  loop.http = opts.http;
+  loop.quiet = opts.quiet;
+  loop.status_line = status_line;
+  loop.stop_timeout = stop_timeout;
+  loop.ready_message = "serving; Ctrl-C or SIGTERM stops after the in-flight batches";
+  loop.unfinished = [](std::uint64_t in_flight) {
+    return fmt::format("{} accepted frames have no result line", in_flight);
+  };
+  return serve_until_signalled(ctx, batches, observed, signals, loop);
 }
 
 }  // namespace

@@ -8,8 +8,8 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/cli_support.h"
-#include "cli/progress_reporter.h"
 #include "cli/redis_options.h"
+#include "cli/serve_loop.h"
 #include "engine/streaming_context.h"
 #include "http/http_server.h"
 #include "observe/batch_history.h"
@@ -118,46 +118,20 @@ int run_worker(const WorkerOptions& opts) {
   engine::StreamingContext ctx(config, bundle, observed);
   ctx.add_listener(&batches);
   ctx.add_source(std::move(source));
-  if (auto st = ctx.start(); !st) {
-    spdlog::error("cannot start: {}", st.to_string());
-    return 1;
-  }
-  const observe::PipelineView view{ctx, batches, observed};
-  std::unique_ptr<http::HttpServer> http_server;
-  if (!opts.http.empty()) {
-    auto ep = http::parse_http_endpoint(opts.http);
-    if (!ep) throw std::runtime_error("--http: " + ep.status().message());
-    auto started = http::HttpServer::start(*ep, view);
-    if (!started) {
-      spdlog::error("cannot start: {}", started.status().to_string());
-      return 1;
-    }
-    http_server = std::move(*started);
-    spdlog::info("http: dashboard at http://{}/", http_server->bound().to_string());
-  }
-  observe::StatusSampler progress_sampler(view);
-  std::unique_ptr<ProgressReporter> progress;
-  if (!opts.quiet) progress = std::make_unique<ProgressReporter>(progress_sampler, status_line);
-  spdlog::info("worker {}: results go to {}:{{0..{}}}; Ctrl-C or SIGTERM stops after the in-flight batches",
-               so.consumer, so.layout.results_prefix, so.layout.partitions - 1);
-  while (signals.wait_for(std::chrono::milliseconds(1000)) == 0) {
-  }
-  spdlog::info(
-      "stopping: no new frames; finishing in-flight batches within {} ms (send the signal again to force)",
-      stop_timeout.count());
-  const auto deadline = std::chrono::steady_clock::now() + stop_timeout;
-  progress.reset();
-  auto stopped = std::async(std::launch::async, [&] { ctx.stop(); });
-  while (stopped.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
-    const bool forced = signals.wait_for(std::chrono::milliseconds(50)) != 0;
-    if (forced || std::chrono::steady_clock::now() >= deadline) {
-      // Nothing is lost: the frames without a result are still pending in Redis.
-      spdlog::error("{}: {} frames have no result yet; they stay pending in Redis for another worker",
-                    forced ? "forced stop" : "--stop-timeout expired", ctx.metrics().in_flight());
-      std::fflush(nullptr);
-      std::_Exit(forced ? 130 : 1);
-    }
-  }
+  ServeLoopOptions loop;
+  loop.http = opts.http;
+  loop.quiet = opts.quiet;
+  loop.status_line = status_line;
+  loop.stop_timeout = stop_timeout;
+  loop.ready_message = fmt::format(
+      "worker {}: results go to {}:{{0..{}}}; Ctrl-C or SIGTERM stops after the in-flight batches",
+      so.consumer, so.layout.results_prefix, so.layout.partitions - 1);
+  // Nothing is lost: the frames without a result are still pending in Redis.
+  loop.unfinished = [](std::uint64_t in_flight) {
+    return fmt::format("{} frames have no result yet; they stay pending in Redis for another worker",
+                       in_flight);
+  };
+  if (const int rc = serve_until_signalled(ctx, batches, observed, signals, loop); rc != 0) return rc;
   spdlog::info("worker {}: {} results written to Redis", so.consumer, results.results_written());
   return 0;
 }

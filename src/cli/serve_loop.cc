@@ -1,0 +1,64 @@
+#include "cli/serve_loop.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <future>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "cli/progress_reporter.h"
+#include "http/http_server.h"
+#include "observe/pipeline_status.h"
+
+namespace sluice::cli {
+
+int serve_until_signalled(engine::StreamingContext& ctx, observe::BatchHistory& batches,
+                          observe::ResultObserver& observed, SignalWaiter& signals,
+                          const ServeLoopOptions& options) {
+  if (auto st = ctx.start(); !st) {
+    spdlog::error("cannot start: {}", st.to_string());
+    return 1;
+  }
+  const observe::PipelineView view{ctx, batches, observed};
+  std::unique_ptr<http::HttpServer> http_server;
+  if (!options.http.empty()) {
+    auto ep = http::parse_http_endpoint(options.http);
+    if (!ep) throw std::runtime_error("--http: " + ep.status().message());
+    auto started = http::HttpServer::start(*ep, view);
+    if (!started) {
+      spdlog::error("cannot start: {}", started.status().to_string());
+      return 1;
+    }
+    http_server = std::move(*started);
+    const auto url = fmt::format("http://{}/", http_server->bound().to_string());
+    if (!http::is_loopback_host(ep->host)) {
+      spdlog::warn("http: {} is reachable from other machines, and the dashboard has no authentication", url);
+    }
+    spdlog::info("http: dashboard at {}, Prometheus metrics at {}metrics", url, url);
+  }
+  observe::StatusSampler progress_sampler(view);
+  std::unique_ptr<ProgressReporter> progress;
+  if (!options.quiet) progress = std::make_unique<ProgressReporter>(progress_sampler, options.status_line);
+  spdlog::info("{}", options.ready_message);
+  while (signals.wait_for(std::chrono::milliseconds(1000)) == 0) {
+  }
+  spdlog::info(
+      "stopping: no new frames; finishing in-flight batches within {} ms (send the signal again to force)",
+      options.stop_timeout.count());
+  const auto deadline = std::chrono::steady_clock::now() + options.stop_timeout;
+  progress.reset();
+  auto stopped = std::async(std::launch::async, [&] { ctx.stop(); });
+  while (stopped.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
+    const bool forced = signals.wait_for(std::chrono::milliseconds(50)) != 0;
+    if (forced || std::chrono::steady_clock::now() >= deadline) {
+      spdlog::error("{}: {}", forced ? "forced stop" : "--stop-timeout expired",
+                    options.unfinished(ctx.metrics().in_flight()));
+      std::fflush(nullptr);
+      std::_Exit(forced ? 130 : 1);
+    }
+  }
+  return 0;
+}
+
+}  // namespace sluice::cli
