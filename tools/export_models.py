@@ -33,38 +33,35 @@ output:
 """
 
 
+def write_bundle(out_root, name, kind, model_file, backend, extra, save, force):
+    """One bundle <name>-<kind>: bundle.yaml, then the model file, written by save(path). Cached
+    when the model file exists (it is renamed into place last, so a half-written bundle never counts)."""
+    bundle_dir = os.path.join(out_root, f"{name}-{kind}")
+    model_path = os.path.join(bundle_dir, model_file)
+    if os.path.exists(model_path) and not force:
+        print(f"{name}-{kind}: cached in {bundle_dir}")
+        return
+    os.makedirs(bundle_dir, exist_ok=True)
+    with open(os.path.join(bundle_dir, "bundle.yaml"), "w") as f:
+        f.write(bundle_yaml(name, backend, model_file, extra))
+    tmp = model_path + ".tmp"
+    with torch.no_grad():
+        save(tmp)
+    os.replace(tmp, model_path)
+    print(f"{name}-{kind}: written to {bundle_dir}")
+
+
 def export(name, out_root, force):
     torch.manual_seed(0)
     net = getattr(torchvision.models, name)(weights=None).eval()
     example = torch.zeros(1, 3, 224, 224)
-    onnx_dir = os.path.join(out_root, f"{name}-onnx")
-    onnx_path = os.path.join(onnx_dir, "model.onnx")
-    if os.path.exists(onnx_path) and not force:
-        print(f"{name}-onnx: cached in {onnx_dir}")
-    else:
-        os.makedirs(onnx_dir, exist_ok=True)
-        with open(os.path.join(onnx_dir, "bundle.yaml"), "w") as f:
-            f.write(bundle_yaml(name, "onnxruntime", "model.onnx", ""))
-        tmp = onnx_path + ".tmp"
-        with torch.no_grad():
-            torch.onnx.export(net, example, tmp, input_names=["input"], output_names=["logits"],
-                              dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, opset_version=13)
-        os.replace(tmp, onnx_path)  # last, so a half-written bundle is never taken as cached
-        print(f"{name}-onnx: written to {onnx_dir}")
-    torch_dir = os.path.join(out_root, f"{name}-torch")
-    torch_path = os.path.join(torch_dir, "model.pt")
-    if os.path.exists(torch_path) and not force:
-        print(f"{name}-torch: cached in {torch_dir}")
-    else:
-        os.makedirs(torch_dir, exist_ok=True)
-        with open(os.path.join(torch_dir, "bundle.yaml"), "w") as f:
-            f.write(bundle_yaml(name, "torch", "model.pt", "precision: auto\n"))
-        tmp = torch_path + ".tmp"
-        with torch.no_grad():
-            traced = torch.jit.trace(net, example)
-        torch.jit.save(traced, tmp)
-        os.replace(tmp, torch_path)
-        print(f"{name}-torch: written to {torch_dir}")
+    write_bundle(out_root, name, "onnx", "model.onnx", "onnxruntime", "",
+                 lambda path: torch.onnx.export(net, example, path, input_names=["input"], output_names=["logits"],
+                                                dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+                                                opset_version=13),
+                 force)
+    write_bundle(out_root, name, "torch", "model.pt", "torch", "precision: auto\n",
+                 lambda path: torch.jit.save(torch.jit.trace(net, example), path), force)
 
 
 def main():

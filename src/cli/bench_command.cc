@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
-#include <sstream>
 
 #include <fmt/format.h>
 
@@ -24,14 +23,11 @@ struct BackendBenchOptions {
 
 std::vector<std::size_t> parse_sizes(const std::string& text) {
   std::vector<std::size_t> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
+  for (const auto& item : split_list("--batch-sizes", text)) {
     const auto n = std::stoul(item);
     if (n == 0) throw std::runtime_error("--batch-sizes must be positive integers, e.g. 1,8,64");
     out.push_back(n);
   }
-  if (out.empty()) throw std::runtime_error("--batch-sizes is empty");
   return out;
 }
 

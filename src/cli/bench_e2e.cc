@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -28,20 +27,10 @@ struct E2eOptions {
   std::string csv;
 };
 
-std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t");
-  if (b == std::string::npos) return {};
-  return s.substr(b, s.find_last_not_of(" \t") - b + 1);
-}
-
 // "25,50,75,90": percentages of the measured maximum, each in (0, 100].
 std::vector<double> parse_loads(const std::string& text) {
   std::vector<double> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    item = trim(item);
-    if (item.empty()) throw std::runtime_error(fmt::format("--loads '{}': an item is empty", text));
+  for (const auto& item : split_list("--loads", text)) {
     std::size_t pos = 0;
     double v = 0;
     try {
@@ -60,8 +49,6 @@ std::vector<double> parse_loads(const std::string& text) {
     }
     out.push_back(v);
   }
-  if (out.empty())
-    throw std::runtime_error("--loads is empty: give percentages of the maximum, e.g. 25,50,75,90");
   return out;
 }
 

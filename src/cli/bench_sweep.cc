@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -36,22 +35,6 @@ struct SweepOptions {
   bool batch_intervals_given = false;
   bool max_delays_given = false;
 };
-
-std::vector<std::string> split_list(const std::string& option, const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    const auto b = item.find_first_not_of(" \t");
-    item = b == std::string::npos ? std::string() : item.substr(b, item.find_last_not_of(" \t") - b + 1);
-    if (item.empty())
-      throw std::runtime_error(
-          fmt::format("{} '{}': an item is empty (give a comma-separated list)", option, text));
-    out.push_back(item);
-  }
-  if (out.empty()) throw std::runtime_error(fmt::format("{} is empty: give a comma-separated list", option));
-  return out;
-}
 
 // "1,2,4": positive integers. "auto" (alone) stands for 0: the engine's default.
 std::vector<long long> parse_counts(const std::string& option, const std::string& text, bool allow_auto) {

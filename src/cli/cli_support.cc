@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -217,6 +218,22 @@ engine::EngineConfig EngineOptions::resolve() const {
   config.spill = {*level, spill_dir, parse_bytes(disk_budget)};
   if (auto st = config.validate(); !st) throw std::runtime_error(st.message());
   return config;
+}
+
+std::vector<std::string> split_list(const std::string& option, const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    const auto b = item.find_first_not_of(" \t");
+    item = b == std::string::npos ? std::string() : item.substr(b, item.find_last_not_of(" \t") - b + 1);
+    if (item.empty())
+      throw std::runtime_error(
+          fmt::format("{} '{}': an item is empty (give a comma-separated list)", option, text));
+    out.push_back(item);
+  }
+  if (out.empty()) throw std::runtime_error(fmt::format("{} is empty: give a comma-separated list", option));
+  return out;
 }
 
 }  // namespace sluice::cli

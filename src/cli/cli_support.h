@@ -29,6 +29,10 @@ std::chrono::milliseconds parse_duration(const std::string& text);
 /// The same, to the microsecond ("500us" too).
 std::chrono::microseconds parse_duration_us(const std::string& text);
 /// "512MiB", "64MB", "1GiB", "4096" (bytes).
+/// "a, b,c": the trimmed items of a comma-separated option value. Throws, naming `option`, when
+/// the list or one of its items is empty.
+std::vector<std::string> split_list(const std::string& option, const std::string& text);
+
 std::size_t parse_bytes(const std::string& text);
 
 /// The model options shared by serve and demo.

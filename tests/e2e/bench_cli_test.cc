@@ -19,21 +19,8 @@ namespace sluice::test {
 namespace {
 using namespace std::chrono_literals;
 
-struct Run {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-// Runs sluice with `args` to completion; returns its exit code, stdout and stderr.
-Run run_sluice(const std::string& dir, std::vector<std::string> args) {
-  args.insert(args.begin(), sluice_binary());
-  auto child = ChildProcess::spawn(args, dir + "/run.out", dir + "/run.err");
-  Run r;
-  r.code = child.wait(180s).value_or(-1);
-  r.out = read_file(dir + "/run.out");
-  r.err = read_file(dir + "/run.err");
-  return r;
+SluiceRun run_sluice(const std::string& dir, std::vector<std::string> args) {
+  return test::run_sluice(dir, std::move(args), 180s);
 }
 
 std::vector<std::string> split(const std::string& line, char sep) {

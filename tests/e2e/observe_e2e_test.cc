@@ -383,20 +383,8 @@ TEST(ObserveEndToEnd, ABadHttpAddressFailsFast) {
   EXPECT_NE(read_file(dir + "/err").find("--http"), std::string::npos) << read_file(dir + "/err");
 }
 
-// Runs sluice with `args`; returns its exit code, stdout and stderr.
-struct Run {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-Run run_sluice(const std::string& dir, std::vector<std::string> args) {
-  args.insert(args.begin(), sluice_binary());
-  auto child = ChildProcess::spawn(args, dir + "/run.out", dir + "/run.err");
-  Run r;
-  r.code = child.wait(60s).value_or(-1);
-  r.out = read_file(dir + "/run.out");
-  r.err = read_file(dir + "/run.err");
-  return r;
+SluiceRun run_sluice(const std::string& dir, std::vector<std::string> args) {
+  return test::run_sluice(dir, std::move(args), 60s);
 }
 
 std::string value_of(const std::string& yaml_text, const std::string& key) {

@@ -56,14 +56,13 @@ TEST(TorchModule, OnnxBackendsNeverLoadLibtorchAndTorchScriptBundlesLoadItOnFirs
 // Runs `sluice bench backend` on the TorchScript bundle with SLUICE_TORCH_MODULE set; returns the
 // exit status and stderr.
 std::pair<int, std::string> bench_with_module(const std::string& module_path) {
-  const std::string dir = make_temp_dir("torch-module");
   ::setenv("SLUICE_TORCH_MODULE", module_path.c_str(), 1);
-  auto child = ChildProcess::spawn({sluice_binary(), "bench", "backend", "--model", fashion_torch_bundle(),
-                                    "--batch-sizes", "1", "--seconds", "0.1"},
-                                   dir + "/out.txt", dir + "/err.txt");
+  const auto r = run_sluice(
+      make_temp_dir("torch-module"),
+      {"bench", "backend", "--model", fashion_torch_bundle(), "--batch-sizes", "1", "--seconds", "0.1"},
+      120s);
   ::unsetenv("SLUICE_TORCH_MODULE");
-  const auto status = child.wait(120s);
-  return {status.value_or(-1), read_file(dir + "/err.txt")};
+  return {r.code, r.err};
 }
 
 TEST(TorchModule, AMissingModuleNamedBySluiceTorchModuleIsAClearErrorNotAFallback) {

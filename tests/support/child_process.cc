@@ -1,4 +1,5 @@
 #include "support/child_process.h"
+#include "support/test_env.h"
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -106,6 +107,17 @@ std::size_t wait_for_lines(const std::string& path, std::size_t n, std::chrono::
     if (count >= n || std::chrono::steady_clock::now() >= deadline) return count;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+}
+
+SluiceRun run_sluice(const std::string& dir, std::vector<std::string> args,
+                     std::chrono::milliseconds timeout) {
+  args.insert(args.begin(), sluice_binary());
+  auto child = ChildProcess::spawn(args, dir + "/run.out", dir + "/run.err");
+  SluiceRun r;
+  r.code = child.wait(timeout).value_or(-1);
+  r.out = read_file(dir + "/run.out");
+  r.err = read_file(dir + "/run.err");
+  return r;
 }
 
 }  // namespace sluice::test

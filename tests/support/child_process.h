@@ -31,6 +31,17 @@ class ChildProcess {
   pid_t pid_ = -1;
 };
 
+/// What a finished sluice command left: its exit status (-1 when it outlived the timeout and was
+/// killed), stdout and stderr.
+struct SluiceRun {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+/// Runs the sluice binary with `args` to completion (at most `timeout`), its output in files in `dir`.
+SluiceRun run_sluice(const std::string& dir, std::vector<std::string> args,
+                     std::chrono::milliseconds timeout);
+
 /// A loopback port that was free a moment ago.
 std::uint16_t free_port();
 /// Polls until something accepts on 127.0.0.1:port, or the timeout passes.

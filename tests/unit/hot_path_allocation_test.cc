@@ -47,9 +47,16 @@ struct Counts {
 };
 thread_local Counts counts;
 
-extern const void* const kMainBase;
+__attribute__((noinline)) void count_allocation();
 
-__attribute__((noinline)) void count_allocation() {
+// Where this executable (and so sluice's code, linked in statically) is mapped.
+const void* const kMainBase = [] {
+  Dl_info info{};
+  dladdr(reinterpret_cast<const void*>(&count_allocation), &info);
+  return info.dli_fbase;
+}();
+
+void count_allocation() {
   if (!counts.on || counts.inside) return;
   counts.inside = true;
   void* frames[8];
@@ -82,16 +89,6 @@ extern "C" void* realloc(void* p, std::size_t size) {
   count_allocation();
   return __libc_realloc(p, size);
 }
-
-namespace {
-// Where this executable (and so sluice's code, linked in statically) is mapped.
-const void* const kMainBase = [] {
-  Dl_info info{};
-  dladdr(reinterpret_cast<const void*>(&count_allocation), &info);
-  return info.dli_fbase;
-}();
-
-}  // namespace
 
 namespace sluice::test {
 namespace {
