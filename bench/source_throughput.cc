@@ -39,10 +39,6 @@ using namespace sluice;
 class CountingSink final : public source::FrameSink {
  public:
   explicit CountingSink(std::uint64_t target) : target_(target), stats_("bench") {}
-  Status store(Frame frame) override {
-    count(1, frame.payload.size());
-    return Status::ok();
-  }
   Status store_many(std::vector<Frame>& frames) override {
     std::uint64_t bytes = 0;
     for (const auto& f : frames) bytes += f.payload.size();
@@ -50,7 +46,13 @@ class CountingSink final : public source::FrameSink {
     frames.clear();  // releases zero-copy payloads now
     return Status::ok();
   }
-  std::uint64_t open_stream(std::string_view) override { return ++streams_; }
+  source::Reservation try_reserve(std::size_t, std::size_t) override { return {}; }
+  void unreserve(std::size_t) override {}
+  void admit(std::vector<Frame> frames, std::function<void(const Status&)> admitted) override {
+    admitted(store_many(frames));
+  }
+  void set_wake(std::function<void()>) override {}
+  Result<std::uint64_t> open_stream(std::string_view) override { return ++streams_; }
   void close_stream(std::uint64_t, const Status&) override {}
   void report_error(const Status& error) override { spdlog::warn("{}", error.to_string()); }
   observe::SourceStats& stats() override { return stats_; }

@@ -6,8 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "cli/bench_support.h"
 #include "cli/cli_support.h"
-#include "cli/e2e_benchmark.h"
 #include "model/backend.h"
 
 namespace sluice::cli {

@@ -9,8 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "cli/bench_support.h"
 #include "cli/cli_support.h"
-#include "cli/e2e_benchmark.h"
 #include "vision/image_decoder.h"
 
 namespace sluice::cli {

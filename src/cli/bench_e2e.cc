@@ -12,8 +12,8 @@
 
 #include <fmt/format.h>
 
+#include "cli/bench_support.h"
 #include "cli/cli_support.h"
-#include "cli/e2e_benchmark.h"
 
 namespace sluice::cli {
 namespace {
@@ -52,8 +52,8 @@ std::vector<double> parse_loads(const std::string& text) {
   return out;
 }
 
-std::string mode_text(const engine::EngineConfig& c) {
-  if (c.mode == engine::BatchMode::kContinuous) {
+std::string mode_text(const PipelineConfig& c) {
+  if (c.mode == BatchMode::kContinuous) {
     return fmt::format("continuous mode: max batch {}, max delay {}", c.max_batch,
                        duration_label(c.max_delay));
   }
@@ -88,7 +88,7 @@ int run_e2e(E2eOptions opts) {
     std::vector<RunStats> rows;
     std::string model_description;
     {
-      E2eRunner runner(config, bundle, frames, opts.input.settings(), cancel);
+      LoopbackRunner runner(config, bundle, frames, opts.input.settings(), cancel);
       runner.start();
       model_description = runner.model_description();
       std::fprintf(stderr, "pipeline: %d executor(s) x %d core(s), %s\n", config.executors, config.cores,
@@ -163,8 +163,8 @@ int run_e2e(E2eOptions opts) {
     std::printf("\ne2e max / serial bound: %.2f  (%.0f / %.0f images/s)\n", e2e_max / serial_bound, e2e_max,
                 serial_bound);
     std::printf("latency bound: %s + 2 x mean per-batch %s time; %s\n",
-                config.mode == engine::BatchMode::kContinuous ? "max delay" : "batch interval",
-                config.mode == engine::BatchMode::kContinuous ? "compute" : "processing",
+                config.mode == BatchMode::kContinuous ? "max delay" : "batch interval",
+                config.mode == BatchMode::kContinuous ? "compute" : "processing",
                 all_met ? "met at every load" : "NOT met at every load");
     if (errors > 0) {
       std::fprintf(stderr,

@@ -10,8 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "cli/bench_support.h"
 #include "cli/cli_support.h"
-#include "cli/e2e_benchmark.h"
 #include "cli/svg_chart.h"
 
 namespace sluice::cli {
@@ -79,7 +79,7 @@ std::vector<std::chrono::microseconds> parse_durations(const std::string& option
 // One configuration of the grid.
 struct Point {
   EngineOptions engine;
-  engine::EngineConfig config;
+  PipelineConfig config;
   std::string label;  // "2x1 100ms" (interval) or "2x1 b32 5ms" (continuous)
 };
 
@@ -172,7 +172,7 @@ int run_sweep(SweepOptions opts) {
     for (std::size_t i = 0; i < grid.size(); ++i) {
       const auto& point = grid[i];
       std::fprintf(stderr, "configuration %zu/%zu: %s\n", i + 1, grid.size(), point.label.c_str());
-      E2eRunner runner(point.config, bundle, frames, opts.input.settings(), interrupt.flag());
+      LoopbackRunner runner(point.config, bundle, frames, opts.input.settings(), interrupt.flag());
       runner.start();
       runner.warm_up();
       SweepRow row{.point = &point, .max = runner.run_max(), .load = {}};

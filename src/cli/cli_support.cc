@@ -11,6 +11,9 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/cli_support.h"
+#include "engine/block_store.h"
+#include "engine/config_rules.h"
+#include "util/quantity.h"
 
 namespace sluice::cli {
 
@@ -46,65 +49,15 @@ int SignalWaiter::wait_for(std::chrono::milliseconds timeout) {
 }
 
 std::chrono::microseconds parse_duration_us(const std::string& text) {
-  std::size_t pos = 0;
-  double value = 0;
-  try {
-    value = std::stod(text, &pos);
-  } catch (const std::exception&) {
-    throw std::runtime_error(fmt::format("'{}' is not a duration (examples: 500us, 200ms, 1s, 1.5s)", text));
-  }
-  const std::string unit = text.substr(pos);
-  double us = 0;
-  if (unit.empty() || unit == "ms") {
-    us = value * 1e3;
-  } else if (unit == "us") {
-    us = value;
-  } else if (unit == "s") {
-    us = value * 1e6;
-  } else if (unit == "m" || unit == "min") {
-    us = value * 6e7;
-  } else {
-    throw std::runtime_error(
-        fmt::format("'{}': unknown duration unit '{}' (use us, ms, s or min)", text, unit));
-  }
-  if (us < 0 || !std::isfinite(us)) throw std::runtime_error(fmt::format("'{}' must not be negative", text));
-  return std::chrono::microseconds(static_cast<long long>(std::llround(us)));
+  return value_or_throw(sluice::parse_duration(text));
 }
 
 std::chrono::milliseconds parse_duration(const std::string& text) {
-  return std::chrono::milliseconds(std::llround(static_cast<double>(parse_duration_us(text).count()) / 1e3));
+  return value_or_throw(sluice::parse_duration_ms(text));
 }
 
 std::size_t parse_bytes(const std::string& text) {
-  std::size_t pos = 0;
-  double value = 0;
-  try {
-    value = std::stod(text, &pos);
-  } catch (const std::exception&) {
-    throw std::runtime_error(fmt::format("'{}' is not a size (examples: 64MiB, 1GiB, 4096)", text));
-  }
-  std::string unit = text.substr(pos);
-  std::transform(unit.begin(), unit.end(), unit.begin(), [](unsigned char c) { return std::tolower(c); });
-  double mult = 1;
-  if (unit.empty() || unit == "b")
-    mult = 1;
-  else if (unit == "kib" || unit == "k")
-    mult = 1024.0;
-  else if (unit == "mib" || unit == "m")
-    mult = 1024.0 * 1024;
-  else if (unit == "gib" || unit == "g")
-    mult = 1024.0 * 1024 * 1024;
-  else if (unit == "kb")
-    mult = 1e3;
-  else if (unit == "mb")
-    mult = 1e6;
-  else if (unit == "gb")
-    mult = 1e9;
-  else
-    throw std::runtime_error(
-        fmt::format("'{}': unknown size unit '{}' (use B, KiB, MiB, GiB, KB, MB, GB)", text, unit));
-  if (value < 0) throw std::runtime_error(fmt::format("'{}' must not be negative", text));
-  return static_cast<std::size_t>(value * mult);
+  return static_cast<std::size_t>(value_or_throw(sluice::parse_size(text)));
 }
 
 void ModelOptions::add_to(CLI::App& app, bool model_required) {
@@ -124,6 +77,14 @@ void ModelOptions::add_to(CLI::App& app, bool model_required) {
   app.add_option("--output-kind", output_kind,
                  "What the model outputs: logits (softmax applied) or probabilities")
       ->check(CLI::IsMember({"logits", "probabilities"}));
+}
+
+void ModelOptions::apply_to(PipelineConfig& config) const {
+  config.model = model;
+  config.labels = overrides.labels_path.value_or("");
+  config.preprocess = overrides.preprocess_preset.value_or("");
+  config.precision = overrides.precision.value_or("");
+  config.output_kind = output_kind;
 }
 
 model::ModelBundle ModelOptions::load() const {
@@ -147,8 +108,8 @@ void EngineOptions::add_to(CLI::App& app) {
                  "Batch interval: a batch is cut this often (Spark's batchDuration); ms, s or min")
       ->capture_default_str();
   app.add_option("--block-interval", block_interval,
-                 "Block interval: received frames are cut into blocks (partitions) this often; ms, s or min")
-      ->capture_default_str();
+                 "Block interval: received frames are cut into blocks (partitions) this often; ms, s or min "
+                 "(default: the smaller of 200ms and --batch-interval)");
   app.add_option("--executors", executors,
                  "Executors, each with its own model session (default: derived from the cores)");
   app.add_option("--cores", cores, "Model threads per executor (default: derived from the cores)");
@@ -193,17 +154,17 @@ void EngineOptions::add_to(CLI::App& app) {
       ->capture_default_str();
 }
 
-engine::EngineConfig EngineOptions::resolve() const {
-  engine::EngineConfig config;
-  config.mode = mode == "continuous" ? engine::BatchMode::kContinuous : engine::BatchMode::kInterval;
+PipelineConfig EngineOptions::resolve(PipelineConfig config) const {
+  config.mode = mode == "continuous" ? BatchMode::kContinuous : BatchMode::kInterval;
   config.max_delay = parse_duration_us(max_delay);
   config.batch_interval = parse_duration(batch_interval);
-  config.block_interval = parse_duration(block_interval);
-  // The default plan: one single-threaded executor per hardware thread. Each executor decodes and
-  // then infers, so executors x cores threads never oversubscribe the machine.
-  const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  config.cores = cores > 0 ? cores : 1;
-  config.executors = executors > 0 ? executors : std::max(1, hw / config.cores);
+  config.block_interval =
+      block_interval.empty() ? std::chrono::milliseconds(0) : parse_duration(block_interval);
+  if (!block_interval.empty() && config.block_interval.count() <= 0) {
+    throw std::runtime_error("--block-interval must be positive");
+  }
+  config.executors = executors;
+  config.cores = cores;
   config.max_batch = max_batch;
   config.top_k = top_k;
   config.memory_budget = parse_bytes(memory_budget);
@@ -215,9 +176,35 @@ engine::EngineConfig EngineOptions::resolve() const {
   config.pid = pid;
   auto level = engine::parse_storage_level(storage_level);
   if (!level) throw std::runtime_error(level.status().message());
-  config.spill = {*level, spill_dir, parse_bytes(disk_budget)};
-  if (auto st = config.validate(); !st) throw std::runtime_error(st.message());
+  config.storage_level = *level;
+  config.spill_dir = spill_dir;
+  config.disk_budget = parse_bytes(disk_budget);
+  config = engine::with_defaults(std::move(config));
+  if (auto st = engine::validate_engine(config); !st)
+    throw std::runtime_error(with_option_names(st.message()));
   return config;
+}
+
+std::string with_option_names(const std::string& message) {
+  // The engine words its rules for any caller; on the command line, name the options too.
+  static const std::pair<const char*, const char*> kOptions[] = {
+      {"the block interval", "--block-interval"},
+      {"the batch interval", "--batch-interval"},
+      {"the max batch", "--max-batch"},
+      {"the memory budget", "--memory-budget"},
+      {"top-k", "--top-k"},
+      {"the max delay", "--max-delay"},
+      {"backpressure", "--backpressure"},
+      {"a spill directory", "--spill-dir"},
+      {"the max frame size", "--max-frame-bytes"},
+      {"the idle timeout", "--idle-timeout"},
+  };
+  std::string options;
+  for (const auto& [words, option] : kOptions) {
+    if (message.find(words) != std::string::npos)
+      options += options.empty() ? option : std::string(", ") + option;
+  }
+  return options.empty() ? message : fmt::format("{} ({})", message, options);
 }
 
 std::vector<std::string> split_list(const std::string& option, const std::string& text) {

@@ -11,12 +11,11 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "cli/bench_support.h"
 #include "cli/cli_support.h"
-#include "engine/streaming_context.h"
-#include "observe/latency_recorder.h"
+#include "harness/loopback_runner.h"
 #include "producer/frame_sender.h"
 #include "sink/json_lines_sink.h"
-#include "source/tcp_listen_source.h"
 #include "vision/idx_file.h"
 
 namespace sluice::cli {
@@ -32,39 +31,6 @@ struct DemoOptions {
   std::string log_level = "warn";
   ModelOptions model;
   EngineOptions engine;
-};
-
-// Scores every result against the known labels; optionally forwards lines to a file.
-class ScoringSink final : public sink::Sink {
- public:
-  ScoringSink(std::vector<std::uint8_t> truth, sink::Sink* forward)
-      : truth_(std::move(truth)), forward_(forward) {}
-
-  Status write(std::span<const sink::ResultRecord> records) override {
-    for (const auto& r : records) {
-      latency_.add(r.latency_ms);
-      const std::size_t index = std::strtoull(r.name.c_str(), nullptr, 10);
-      if (!r.ok()) {
-        ++errors_;
-      } else if (index < truth_.size() && !r.top.empty() && r.top.front().index == truth_[index]) {
-        ++correct_;
-      }
-    }
-    done_ += records.size();
-    return forward_ ? forward_->write(records) : Status::ok();
-  }
-  Status flush() override { return forward_ ? forward_->flush() : Status::ok(); }
-
-  std::uint64_t done() const { return done_; }
-  std::uint64_t correct() const { return correct_; }
-  std::uint64_t errors() const { return errors_; }
-  const observe::LatencyRecorder& latency() const { return latency_; }
-
- private:
-  std::vector<std::uint8_t> truth_;
-  sink::Sink* forward_;
-  std::atomic<std::uint64_t> done_{0}, correct_{0}, errors_{0};
-  observe::LatencyRecorder latency_;
 };
 
 int run_demo(DemoOptions opts) {
@@ -93,68 +59,68 @@ int run_demo(DemoOptions opts) {
     if (!s) throw std::runtime_error(s.status().message());
     file_sink = std::move(*s);
   }
-  ScoringSink scoring(std::move(truth->data), file_sink.get());
-  engine::StreamingContext ctx(config, bundle, scoring);
-  auto listen = std::make_unique<source::TcpListenSource>(source::TcpListenOptions{{"127.0.0.1", 0}});
-  auto* listener = listen.get();
-  ctx.add_source(std::move(listen));
-  if (auto st = ctx.start(); !st) throw std::runtime_error(st.to_string());
-  std::fprintf(stderr, "model: %s\n", ctx.model_description().c_str());
+  // Scores every result against the known labels.
+  std::atomic<std::uint64_t> correct{0}, errors{0};
+  auto score = [&, labels = truth->data](const sink::ResultRecord& r) {
+    const std::size_t index = std::strtoull(r.name.c_str(), nullptr, 10);
+    if (!r.ok()) {
+      ++errors;
+    } else if (index < labels.size() && !r.top.empty() && r.top.front().index == labels[index]) {
+      ++correct;
+    }
+  };
+  InterruptFlag interrupt(signals);
+  harness::LoopbackSettings settings;
+  settings.connections = opts.connections;
+  settings.frames = total;
+  settings.progress = false;
+  harness::LoopbackRunner runner(config, bundle, *frames, settings, interrupt.flag(), file_sink.get(), score);
+  runner.start();
+  const auto& plan = runner.config();
+  std::fprintf(stderr, "model: %s\n", runner.model_description().c_str());
   std::fprintf(stderr, "plan: %d executor(s) x %d core(s), batch interval %lld ms, max batch %zu\n",
-               config.executors, config.cores, static_cast<long long>(config.batch_interval.count()),
-               config.max_batch);
-  std::fprintf(stderr, "streaming %zu frames over %d TCP connection(s) to %s\n", total, opts.connections,
-               listener->bound().to_string().c_str());
-
-  producer::SendProgress progress;
-  const auto start = std::chrono::steady_clock::now();
-  Result<producer::SendSummary> sent = Status(Code::kInternal, "not finished");
-  std::thread sender([&] {
-    sent = producer::send_frames(*frames, listener->bound(),
-                                 {0.0, opts.connections, std::max(1, opts.repeat)}, progress);
-  });
+               plan.executors, plan.cores, static_cast<long long>(plan.batch_interval.count()),
+               plan.max_batch);
+  std::fprintf(stderr, "streaming %zu frames over %d TCP connection(s)\n", total, opts.connections);
   const bool tty = isatty(STDERR_FILENO);
-  bool interrupted = false;
+  const auto start = std::chrono::steady_clock::now();
   auto last_print = start;
-  while (scoring.done() < total) {
-    if (signals.wait_for(std::chrono::milliseconds(100)) != 0) {
-      interrupted = true;
-      progress.cancel = true;
-      break;
-    }
-    if (progress.cancel && scoring.done() >= ctx.metrics().frames_received) break;  // the sender failed
+  auto tick = [&](std::uint64_t done, std::uint64_t sent) {
     const auto now = std::chrono::steady_clock::now();
-    if (now - last_print >= std::chrono::milliseconds(tty ? 250 : 2000)) {
-      last_print = now;
-      const double secs = std::chrono::duration<double>(now - start).count();
-      const auto done = scoring.done();
-      std::fprintf(stderr, "%s%6llu/%zu results  sent %6llu  accuracy %5.1f%%  %7.0f frames/s%s",
-                   tty ? "\r" : "", static_cast<unsigned long long>(done), total,
-                   static_cast<unsigned long long>(progress.frames.load()),
-                   done ? 100.0 * static_cast<double>(scoring.correct()) / static_cast<double>(done) : 0.0,
-                   static_cast<double>(done) / secs, tty ? "" : "\n");
-    }
-  }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  sender.join();
-  ctx.stop();
-  if (tty) std::fprintf(stderr, "\n");
-  if (!sent && !interrupted) {
-    std::fprintf(stderr, "sluice demo: sending failed: %s\n", sent.status().to_string().c_str());
+    if (now - last_print < std::chrono::milliseconds(tty ? 250 : 2000)) return;
+    last_print = now;
+    const double secs = std::chrono::duration<double>(now - start).count();
+    std::fprintf(stderr, "%s%6llu/%zu results  sent %6llu  accuracy %5.1f%%  %7.0f frames/s%s",
+                 tty ? "\r" : "", static_cast<unsigned long long>(done), total,
+                 static_cast<unsigned long long>(sent),
+                 done ? 100.0 * static_cast<double>(correct.load()) / static_cast<double>(done) : 0.0,
+                 static_cast<double>(done) / secs, tty ? "" : "\n");
+  };
+  harness::RunStats stats;
+  try {
+    stats = runner.run("demo", total, 0.0, 0.0, tick);
+  } catch (const harness::Interrupted&) {
+    if (tty) std::fprintf(stderr, "\n");
+    std::fprintf(stderr, "sluice demo: interrupted\n");
+    return 130;
+  } catch (const std::exception& e) {
+    if (tty) std::fprintf(stderr, "\n");
+    std::fprintf(stderr, "sluice demo: %s\n", e.what());
     return 1;
   }
-  const auto done = scoring.done();
+  runner.stop();
+  if (tty) std::fprintf(stderr, "\n");
+  const auto done = stats.results;
   std::printf("frames:        %llu sent, %llu results (%llu errors)\n",
-              static_cast<unsigned long long>(progress.frames.load()), static_cast<unsigned long long>(done),
-              static_cast<unsigned long long>(scoring.errors()));
+              static_cast<unsigned long long>(stats.frames), static_cast<unsigned long long>(done),
+              static_cast<unsigned long long>(errors.load()));
   std::printf("accuracy:      %.2f%% top-1 on the Fashion-MNIST test set\n",
-              done ? 100.0 * static_cast<double>(scoring.correct()) / static_cast<double>(done) : 0.0);
+              done ? 100.0 * static_cast<double>(correct.load()) / static_cast<double>(done) : 0.0);
   std::printf(
       "throughput:    %.0f frames/s end to end (%.2f s from first frame sent to last result written)\n",
-      static_cast<double>(done) / seconds, seconds);
-  std::printf("latency:       p50 %.1f ms, p99 %.1f ms (receipt to result)\n",
-              scoring.latency().quantile(0.5), scoring.latency().quantile(0.99));
-  return interrupted ? 130 : (done == total ? 0 : 1);
+      stats.throughput_fps, stats.seconds);
+  std::printf("latency:       p50 %.1f ms, p99 %.1f ms (receipt to result)\n", stats.p50_ms, stats.p99_ms);
+  return done == total ? 0 : 1;
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "cli/cli_support.h"
 #include "cli/redis_options.h"
+#include "engine/memory_budget.h"
 #include "redis/backlog_monitor.h"
 #include "redis/frame_writer.h"
 #include "redis/redis_ingest_sink.h"
@@ -25,6 +26,7 @@ struct IngestOptions {
   std::string max_frame_bytes = "64MiB";
   std::size_t max_connections = 1024;
   std::string idle_timeout = "60s";
+  std::string memory_budget = "256MiB";
   std::uint64_t stream_maxlen = 1000000;
   std::uint64_t max_backlog = 20000;
   std::uint64_t max_stream_length = 100000;
@@ -95,15 +97,17 @@ int run_ingest(const IngestOptions& opts) {
   for (const auto& text : opts.sources) {
     auto spec = source::parse_source_spec(text);
     if (!spec) throw std::runtime_error(spec.status().message());
-    auto made = source::make_source(*spec, {max_frame, opts.max_connections});
+    auto made = source::make_source(*spec, {max_frame, opts.max_connections, idle_timeout});
     if (!made) throw std::runtime_error(made.status().message());
     sources.push_back(std::move(*made));
   }
+  engine::MemoryBudget budget(parse_bytes(opts.memory_budget));
   std::vector<std::unique_ptr<redis::RedisIngestSink>> sinks;
   std::size_t started = 0;
   Status start_status;
   for (auto& source : sources) {
-    sinks.push_back(std::make_unique<redis::RedisIngestSink>(source->name(), writer, monitor));
+    sinks.push_back(std::make_unique<redis::RedisIngestSink>(source->name(), writer, monitor, budget));
+    sinks.back()->set_source(source.get());
     if (auto st = source->start(*sinks.back()); !st) {
       start_status = Status(st.code(), fmt::format("{}: {}", source->name(), st.message()));
       break;
@@ -139,9 +143,11 @@ int run_ingest(const IngestOptions& opts) {
     spdlog::error("cannot start: {}", start_status.to_string());
   }
   // Waiters for room and writers in retry give up; writes in progress complete.
+  budget.close();
   monitor.stop();
-  writer.close();
   for (std::size_t i = 0; i < started; ++i) sources[i]->stop();
+  for (auto& sink : sinks) sink->stop();
+  writer.close();
   spdlog::info("stopped: {} frames ({:.1f} MB) written to Redis", writer.frames_written(),
                static_cast<double>(writer.bytes_written()) / 1e6);
   return start_status ? 0 : 1;
@@ -202,6 +208,10 @@ void register_ingest(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--idle-timeout", opts->idle_timeout,
                   "Close a connection that completes no frame for this long; ms, s or min")
+      ->capture_default_str();
+  cmd->add_option("--memory-budget", opts->memory_budget,
+                  "Most bytes of frames held at once, whole or partial, on their way to Redis (KiB/MiB/GiB); "
+                  "past it, sources stop reading their sockets")
       ->capture_default_str();
   cmd->add_option("--log-level", opts->log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str();

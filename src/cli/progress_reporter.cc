@@ -18,7 +18,7 @@ std::size_t terminal_width() {
 }
 }  // namespace
 
-ProgressReporter::ProgressReporter(observe::StatusSampler& sampler,
+ProgressReporter::ProgressReporter(monitor::StatusSampler& sampler,
                                    std::shared_ptr<StatusLineSink> status_line)
     : sampler_(sampler), status_line_(std::move(status_line)), thread_([this] { run(); }) {}
 
@@ -32,7 +32,7 @@ ProgressReporter::~ProgressReporter() {
   if (status_line_) status_line_->set_status("");
 }
 
-std::string ProgressReporter::format(const observe::PipelineStatus& s) {
+std::string ProgressReporter::format(const monitor::PipelineStatus& s) {
   std::uint64_t errors = s.failed;
   for (const auto& src : s.sources) errors += src.errors;
   std::string text =

@@ -10,25 +10,25 @@
 #include <thread>
 
 #include "cli/status_line_sink.h"
-#include "observe/pipeline_status.h"
+#include "monitor/pipeline_status.h"
 
 namespace sluice::cli {
 
 class ProgressReporter {
  public:
   /// `status_line` null: log lines. `sampler` must outlive the reporter.
-  ProgressReporter(observe::StatusSampler& sampler, std::shared_ptr<StatusLineSink> status_line);
+  ProgressReporter(monitor::StatusSampler& sampler, std::shared_ptr<StatusLineSink> status_line);
   ~ProgressReporter();  // stops the thread and erases the status line
   ProgressReporter(const ProgressReporter&) = delete;
   ProgressReporter& operator=(const ProgressReporter&) = delete;
 
   /// The progress text: "1234 frames/s | p99 12.3 ms | queue 56 | 0 errors | ...".
-  static std::string format(const observe::PipelineStatus& status);
+  static std::string format(const monitor::PipelineStatus& status);
 
  private:
   void run();
 
-  observe::StatusSampler& sampler_;
+  monitor::StatusSampler& sampler_;
   std::shared_ptr<StatusLineSink> status_line_;
   std::mutex mu_;
   std::condition_variable wake_;

@@ -11,19 +11,21 @@
 
 #include "cli/cli_support.h"
 #include "cli/serve_loop.h"
+#include "engine/config_rules.h"
+#include "engine/resident_budget.h"
 #include "engine/streaming_context.h"
-#include "http/http_server.h"
-#include "observe/batch_history.h"
-#include "observe/pipeline_status.h"
-#include "observe/result_observer.h"
-#include "sink/json_lines_sink.h"
-#include "source/source_factory.h"
-#include "source/tcp_connect_source.h"
-#include "source/tcp_listen_source.h"
+#include "monitor/pipeline_view.h"
+#include "observe/process_memory.h"
+#include "sluice/pipeline.h"
 #include "store/write_ahead_log.h"
 
 namespace sluice::cli {
 namespace {
+
+void add_source_or_throw(Pipeline& pipeline, const std::string& spec, const char* option) {
+  if (auto st = pipeline.add_source(spec); !st)
+    throw std::runtime_error(fmt::format("{}: {}", option, st.message()));
+}
 
 struct ServeOptions {
   std::vector<std::string> listen;
@@ -47,12 +49,6 @@ struct ServeOptions {
   EngineOptions engine;
 };
 
-net::Endpoint endpoint_or_throw(const std::string& text) {
-  auto ep = net::parse_endpoint(text);
-  if (!ep) throw std::runtime_error(ep.status().message());
-  return *ep;
-}
-
 int run_serve(const ServeOptions& opts) {
   SignalWaiter signals;
   setup_logging(opts.log_level, opts.quiet);
@@ -64,51 +60,46 @@ int run_serve(const ServeOptions& opts) {
         "no source: give --listen HOST:PORT (producers connect to us), --connect HOST:PORT or --source "
         "KIND:TARGET");
   }
-  const auto config = opts.engine.resolve();
-  const std::size_t max_frame = parse_bytes(opts.max_frame_bytes);
-  if (max_frame == 0 || max_frame > static_cast<std::size_t>(INT32_MAX)) {
-    throw std::runtime_error("--max-frame-bytes must be between 1 and 2147483647");
-  }
-  const auto idle_timeout = parse_duration(opts.idle_timeout);
+  PipelineConfig config = opts.engine.resolve();
+  opts.model.apply_to(config);
+  const std::uint64_t resident_bound = config.memory_budget;
+  config.max_frame_bytes = parse_bytes(opts.max_frame_bytes);
+  config.max_connections = opts.max_connections;
+  config.idle_timeout = parse_duration(opts.idle_timeout);
+  config.output = opts.output;
+  config.append = opts.append;
+  config.dedup = opts.dedup;
+  config.wal_dir = opts.wal_dir;
+  config.fsync = value_or_throw(store::parse_fsync_policy(opts.wal_fsync));
+  config.fsync_interval = parse_duration(opts.wal_fsync_interval);
+  config.wal_segment_bytes = parse_bytes(opts.wal_segment_bytes);
+  config.submit = false;  // frames come from --listen, --connect and --source
   const auto stop_timeout = parse_duration(opts.stop_timeout);
-  if (idle_timeout.count() <= 0) throw std::runtime_error("--idle-timeout must be positive");
-  const auto bundle = opts.model.load();
-  std::unique_ptr<store::WriteAheadLog> wal;
-  if (!opts.wal_dir.empty()) {
-    auto policy = store::parse_fsync_policy(opts.wal_fsync);
-    if (!policy) throw std::runtime_error(policy.status().message());
-    auto opened = store::WriteAheadLog::open({opts.wal_dir, *policy, parse_duration(opts.wal_fsync_interval),
-                                              parse_bytes(opts.wal_segment_bytes)});
-    if (!opened) throw std::runtime_error(opened.status().message());
-    wal = std::move(*opened);
-  }
-  // With a WAL the output is appended to: a restart adds the results of the replayed frames.
-  auto sink = sink::JsonLinesSink::open(opts.output, {opts.append || wal != nullptr, opts.dedup});
-  if (!sink) throw std::runtime_error(sink.status().message());
+  if (auto st = engine::validate(config); !st) throw std::runtime_error(with_option_names(st.message()));
 
-  // Every result line passes the observer on its way to the output (latency, errors, labels).
-  observe::ResultObserver observed(**sink);
-  observe::BatchHistory batches;
-  engine::StreamingContext ctx(config, bundle, observed);
-  ctx.add_listener(&batches);
-  if (wal) ctx.set_write_ahead_log(wal.get(), opts.wal_dir);
-  for (const auto& text : opts.listen) {
-    ctx.add_source(std::make_unique<source::TcpListenSource>(
-        source::TcpListenOptions{endpoint_or_throw(text), max_frame, opts.max_connections, idle_timeout}));
-  }
-  for (const auto& text : opts.connect) {
-    source::TcpConnectOptions o;
-    o.endpoint = endpoint_or_throw(text);
-    o.max_frame_bytes = max_frame;
-    ctx.add_source(std::make_unique<source::TcpConnectSource>(o));
-  }
+  auto pipeline = Pipeline::load(config);
+  if (!pipeline) throw std::runtime_error(pipeline.status().message());
+  // --memory-budget bounds resident memory: what the process holds now (code, models) is fixed,
+  // and most of the rest may hold frames in flight.
+  const auto data_budget =
+      engine::data_budget_within(resident_bound, observe::resident_memory_bytes().value_or(0));
+  if (!data_budget) throw std::runtime_error(with_option_names(data_budget.status().message()));
+  if (auto st = (*pipeline)->set_memory_budget(*data_budget); !st) throw std::runtime_error(st.message());
+  for (const auto& text : opts.listen) add_source_or_throw(**pipeline, "tcp-listen:" + text, "--listen");
+  for (const auto& text : opts.connect) add_source_or_throw(**pipeline, "tcp-connect:" + text, "--connect");
   // --source: plugins are loaded and created here, so a bad path, symbol, ABI or key stops now.
-  for (const auto& text : opts.sources) {
-    auto spec = source::parse_source_spec(text);
-    if (!spec) throw std::runtime_error(spec.status().message());
-    auto made = source::make_source(*spec, {max_frame, opts.max_connections});
-    if (!made) throw std::runtime_error(made.status().message());
-    ctx.add_source(std::move(*made));
+  for (const auto& text : opts.sources) add_source_or_throw(**pipeline, text, "--source");
+  if (auto st = (*pipeline)->start(); !st) {
+    spdlog::error("cannot start: {}", st.to_string());
+    return 1;
+  }
+  auto& view = (*pipeline)->view();
+  const auto frame_limit = view.context.budget_limit();
+  if (config.max_frame_bytes > frame_limit) {
+    spdlog::warn(
+        "frames over {} MiB can never fit the memory budget and will be refused (--max-frame-bytes is {} "
+        "MiB; raise --memory-budget to take them)",
+        frame_limit >> 20, config.max_frame_bytes >> 20);
   }
   ServeLoopOptions loop;
   loop.http = opts.http;
@@ -116,10 +107,12 @@ int run_serve(const ServeOptions& opts) {
   loop.status_line = status_line;
   loop.stop_timeout = stop_timeout;
   loop.ready_message = "serving; Ctrl-C or SIGTERM stops after the in-flight batches";
-  loop.unfinished = [](std::uint64_t in_flight) {
-    return fmt::format("{} accepted frames have no result line", in_flight);
+  loop.unfinished = [wal = !config.wal_dir.empty()](std::uint64_t in_flight) {
+    return fmt::format("{} accepted frames have no result line{}", in_flight,
+                       wal ? " (the write-ahead log keeps them for the next start)" : "");
   };
-  return serve_until_signalled(ctx, batches, observed, signals, loop);
+  return serve_until_signalled(
+      view, [&](Clock::time_point deadline) { return view.context.stop(deadline); }, signals, loop);
 }
 
 }  // namespace

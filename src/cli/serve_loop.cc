@@ -9,18 +9,13 @@
 
 #include "cli/progress_reporter.h"
 #include "http/http_server.h"
-#include "observe/pipeline_status.h"
+#include "monitor/pipeline_status.h"
 
 namespace sluice::cli {
 
-int serve_until_signalled(engine::StreamingContext& ctx, observe::BatchHistory& batches,
-                          observe::ResultObserver& observed, SignalWaiter& signals,
+int serve_until_signalled(monitor::PipelineView& view, const StopPipeline& stop, SignalWaiter& signals,
                           const ServeLoopOptions& options) {
-  if (auto st = ctx.start(); !st) {
-    spdlog::error("cannot start: {}", st.to_string());
-    return 1;
-  }
-  const observe::PipelineView view{ctx, batches, observed};
+  auto& ctx = view.context;
   std::unique_ptr<http::HttpServer> http_server;
   if (!options.http.empty()) {
     auto ep = http::parse_http_endpoint(options.http);
@@ -37,7 +32,7 @@ int serve_until_signalled(engine::StreamingContext& ctx, observe::BatchHistory& 
     }
     spdlog::info("http: dashboard at {}, Prometheus metrics at {}metrics", url, url);
   }
-  observe::StatusSampler progress_sampler(view);
+  monitor::StatusSampler progress_sampler(view);
   std::unique_ptr<ProgressReporter> progress;
   if (!options.quiet) progress = std::make_unique<ProgressReporter>(progress_sampler, options.status_line);
   spdlog::info("{}", options.ready_message);
@@ -48,17 +43,23 @@ int serve_until_signalled(engine::StreamingContext& ctx, observe::BatchHistory& 
       options.stop_timeout.count());
   const auto deadline = std::chrono::steady_clock::now() + options.stop_timeout;
   progress.reset();
-  auto stopped = std::async(std::launch::async, [&] { ctx.stop(); });
+  // The pipeline's own deadline is a little later: the loop below decides, and says why.
+  auto stopped = std::async(std::launch::async, [&] { return stop(deadline + std::chrono::seconds(1)); });
   while (stopped.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
     const bool forced = signals.wait_for(std::chrono::milliseconds(50)) != 0;
     if (forced || std::chrono::steady_clock::now() >= deadline) {
-      spdlog::error("{}: {}", forced ? "forced stop" : "--stop-timeout expired",
-                    options.unfinished(ctx.metrics().in_flight()));
+      spdlog::error(
+          "{}: {}", forced ? "forced stop" : "--stop-timeout expired",
+          options.unfinished(ctx.metrics().in_flight()) +
+              (ctx.sink_healthy() ? std::string()
+                                  : fmt::format("; the output cannot be written ({}): free space or fix "
+                                                "the error, then start again",
+                                                ctx.sink_error())));
       std::fflush(nullptr);
       std::_Exit(forced ? 130 : 1);
     }
   }
-  return 0;
+  return stopped.get() == 0 ? 0 : 1;
 }
 
 }  // namespace sluice::cli

@@ -1,6 +1,5 @@
-// What `serve` and `worker` share once their pipeline has its sources: start it, the --http
-// endpoint and the progress line; run until Ctrl-C or SIGTERM; stop within --stop-timeout, and
-// let a second signal force the stop.
+// What `serve` and `worker` share once their pipeline runs: the --http endpoint and the progress
+// line; run until Ctrl-C or SIGTERM; stop within --stop-timeout, and let a second signal force it.
 #pragma once
 
 #include <chrono>
@@ -11,9 +10,7 @@
 
 #include "cli/cli_support.h"
 #include "cli/status_line_sink.h"
-#include "engine/streaming_context.h"
-#include "observe/batch_history.h"
-#include "observe/result_observer.h"
+#include "monitor/pipeline_view.h"
 
 namespace sluice::cli {
 
@@ -27,11 +24,15 @@ struct ServeLoopOptions {
   std::function<std::string(std::uint64_t in_flight)> unfinished;
 };
 
-/// Returns 0 after a clean stop, 1 when the pipeline or the endpoint could not start. A forced
-/// stop (second signal: 130) or an expired --stop-timeout (1) ends the process at once, after the
-/// `unfinished` line: waiting longer is what the operator just refused.
-int serve_until_signalled(engine::StreamingContext& ctx, observe::BatchHistory& batches,
-                          observe::ResultObserver& observed, SignalWaiter& signals,
+/// Stops the pipeline: every accepted frame gets its line, retrying a failing output until the
+/// deadline. Returns the frames left without a line.
+using StopPipeline = std::function<std::uint64_t(std::chrono::steady_clock::time_point deadline)>;
+
+/// For a started pipeline. Returns 0 after a clean stop; 1 when the endpoint could not start, or
+/// when frames were left without a line (the output could not be written). A forced stop (second
+/// signal: 130) or an expired --stop-timeout (1) ends the process at once, after the `unfinished`
+/// line: waiting longer is what the operator just refused.
+int serve_until_signalled(monitor::PipelineView& view, const StopPipeline& stop, SignalWaiter& signals,
                           const ServeLoopOptions& options);
 
 }  // namespace sluice::cli

@@ -10,11 +10,13 @@
 #include "cli/cli_support.h"
 #include "cli/redis_options.h"
 #include "cli/serve_loop.h"
+#include "engine/resident_budget.h"
 #include "engine/streaming_context.h"
 #include "http/http_server.h"
-#include "observe/batch_history.h"
-#include "observe/pipeline_status.h"
-#include "observe/result_observer.h"
+#include "monitor/batch_history.h"
+#include "monitor/pipeline_status.h"
+#include "monitor/result_observer.h"
+#include "observe/process_memory.h"
 #include "redis/redis_result_sink.h"
 #include "redis/redis_stream_source.h"
 
@@ -113,11 +115,25 @@ int run_worker(const WorkerOptions& opts) {
   auto source = std::make_unique<redis::RedisStreamSource>(so);
   auto& src = *source;
   redis::RedisResultSink results(so.url, sink_options, src.in_flight());
-  observe::ResultObserver observed(results);
-  observe::BatchHistory batches;
-  engine::StreamingContext ctx(config, bundle, observed);
+  monitor::ResultObserver observed;
+  monitor::BatchHistory batches;
+  engine::StreamingContext ctx(config, bundle, results);
   ctx.add_listener(&batches);
+  ctx.add_result_listener(&observed);
   ctx.add_source(std::move(source));
+  if (auto st = ctx.load(); !st) {
+    spdlog::error("cannot start: {}", st.to_string());
+    return 1;
+  }
+  const auto data_budget =
+      engine::data_budget_within(config.memory_budget, observe::resident_memory_bytes().value_or(0));
+  if (!data_budget) throw std::runtime_error(with_option_names(data_budget.status().message()));
+  ctx.set_memory_budget(static_cast<std::size_t>(*data_budget));
+  if (auto st = ctx.start(); !st) {
+    spdlog::error("cannot start: {}", st.to_string());
+    return 1;
+  }
+  monitor::PipelineView view{ctx, batches, observed, {}};
   ServeLoopOptions loop;
   loop.http = opts.http;
   loop.quiet = opts.quiet;
@@ -131,7 +147,9 @@ int run_worker(const WorkerOptions& opts) {
     return fmt::format("{} frames have no result yet; they stay pending in Redis for another worker",
                        in_flight);
   };
-  if (const int rc = serve_until_signalled(ctx, batches, observed, signals, loop); rc != 0) return rc;
+  const int rc = serve_until_signalled(
+      view, [&](Clock::time_point deadline) { return ctx.stop(deadline); }, signals, loop);
+  if (rc != 0) return rc;
   spdlog::info("worker {}: {} results written to Redis", so.consumer, results.results_written());
   return 0;
 }

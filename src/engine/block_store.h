@@ -11,15 +11,12 @@
 
 #include "engine/block.h"
 #include "engine/memory_budget.h"
+#include "sluice/pipeline_config.h"
 #include "sluice/status.h"
 
 namespace sluice::engine {
 
-enum class StorageLevel {
-  kMemory,         // payloads stay in memory; the memory budget holds sources back
-  kMemoryAndDisk,  // a block is spilled when the budget is more than half used
-  kDisk,           // every block is spilled
-};
+using StorageLevel = sluice::StorageLevel;
 Result<StorageLevel> parse_storage_level(const std::string& text);
 const char* storage_level_name(StorageLevel level);
 

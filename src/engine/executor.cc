@@ -35,18 +35,16 @@ Executor::Executor(int id, const model::ModelBundle& bundle, const ExecutorOptio
       options_(options),
       services_(services),
       backend_(std::move(backend)),
-      preprocessor_(std::move(preprocessor)),
-      decoder_(options.max_pixels) {
-  if (options_.jpeg_dct_scaling) decoder_.set_scaling_target(&preprocessor_.spec());
+      preparer_(std::move(preprocessor), options.max_pixels, options.jpeg_dct_scaling,
+                &services.decode_budget) {
   const auto& shape = backend_->shape();
   input_.resize(options_.max_batch * shape.input_elements());
   output_.resize(options_.max_batch * static_cast<std::size_t>(shape.classes));
   slot_frame_.reserve(options_.max_batch);
   frame_status_.resize(options_.max_batch);
-  records_.resize(options_.max_batch);
 }
 
-bool Executor::process(const Task& task) {
+void Executor::process(const Task& task, TaskOutcome& out) {
   auto& batch = *task.batch;
   const auto start = Clock::now();
   auto expected = std::numeric_limits<Clock::rep>::max();
@@ -56,13 +54,11 @@ bool Executor::process(const Task& task) {
   Block& block = batch.blocks[task.block];
   const std::size_t count = task.end - task.begin;
   const auto& shape = backend_->shape();
-  const std::size_t elements = shape.input_elements();
-  const int channels = preprocessor_.spec().channels();
 
-  // Budget to give back at the end: what these frames hold in memory now. A spilled block gave
-  // its budget back when it went to disk, and reads its payloads back here, outside the budget.
-  std::size_t payload_bytes = 0;
-  for (std::size_t i = task.begin; i < task.end; ++i) payload_bytes += block.frames[i].payload.size();
+  // What these frames reserved: their payloads in memory. A spilled block gave its reservation
+  // back when it went to disk, and reads its payloads back here, outside the budget.
+  out.reserved_bytes = 0;
+  for (std::size_t i = task.begin; i < task.end; ++i) out.reserved_bytes += block.frames[i].payload.size();
 
   // 1. Decode and preprocess each frame straight into its slot of the batch tensor.
   slot_frame_.clear();
@@ -76,13 +72,13 @@ bool Executor::process(const Task& task) {
       }
       frame.payload = std::move(*payload);
     }
-    Status st = decoder_.decode(frame.payload.bytes(), channels, image_);
-    if (st) {
-      const std::size_t slot = slot_frame_.size();
-      st = preprocessor_.run(image_, std::span<float>(input_).subspan(slot * elements, elements));
-    }
+    const std::size_t elements = shape.input_elements();
+    Status st = preparer_.prepare(frame.payload.bytes(),
+                                  std::span<float>(input_).subspan(slot_frame_.size() * elements, elements));
     if (st) slot_frame_.push_back(i);
     frame_status_[i] = std::move(st);
+    // The payload is not needed any more; its reservation stays until the frame is done.
+    frame.payload = Payload();
   }
 
   // 2. One model call for every frame that decoded.
@@ -98,13 +94,15 @@ bool Executor::process(const Task& task) {
                   infer_status.to_string());
   }
 
-  // 3. One result line per frame, in arrival order.
+  // 3. One result per frame, in arrival order.
   const auto done = Clock::now();
+  if (out.records.size() < count) out.records.resize(count);
+  out.count = count;
   std::size_t slot = 0;
   std::size_t failed = 0;
   for (std::size_t i = 0; i < count; ++i) {
     const Frame& frame = block.frames[task.begin + i];
-    auto& record = records_[i];
+    auto& record = out.records[i];
     record.stream = frame.stream;
     record.seq = frame.seq;
     record.token = frame.token;
@@ -113,6 +111,8 @@ bool Executor::process(const Task& task) {
     record.latency_ms = std::chrono::duration<double, std::milli>(done - frame.arrival).count();
     record.top.clear();
     record.error.clear();
+    record.error_code = Code::kOk;
+    record.duplicate = false;
     const Status* failure = nullptr;
     if (!frame_status_[i]) {
       failure = &frame_status_[i];
@@ -133,26 +133,13 @@ bool Executor::process(const Task& task) {
       ++slot;
     }
     if (failure != nullptr) {
+      record.error_code = failure->code();
       record.error = failure->to_string();
-      services_.metrics.count_failure(code_name(failure->code()));
       ++failed;
     }
   }
-  if (auto st = services_.sink.write(std::span<const sink::ResultRecord>(records_.data(), count)); !st) {
-    services_.metrics.sink_errors += count;
-    spdlog::error("executor {}: {} result lines could not be written: {}", id_, count, st.to_string());
-  }
-  if (services_.frames_done) {
-    services_.frames_done(block.source, std::span<const Frame>(block.frames).subspan(task.begin, count));
-  }
-  services_.metrics.frames_failed += failed;
-  services_.metrics.frames_succeeded += count - failed;
   batch.failed += failed;
-  // The payloads go now, not when the whole batch ends: the budget released below must match
-  // memory actually freed. Metadata (stream, seq, WAL position) stays for the batch's end.
-  for (std::size_t i = task.begin; i < task.end; ++i) block.frames[i].payload = Payload();
-  services_.budget.release(payload_bytes);
-  return batch.tasks_left.fetch_sub(1) == 1;
+  out.task = task;
 }
 
 }  // namespace sluice::engine

@@ -4,14 +4,11 @@
 #include <cstdint>
 #include <optional>
 
+#include "sluice/pipeline_config.h"
+
 namespace sluice::engine {
 
-struct PidSettings {
-  double proportional = 1.0;  // spark.streaming.backpressure.pid.proportional
-  double integral = 0.2;      // ...pid.integral
-  double derivative = 0.0;    // ...pid.derivative
-  double min_rate = 100.0;    // ...pid.minRate, records per second
-};
+using PidSettings = sluice::PidSettings;
 
 /// Estimates the ingestion rate (records/s) a source should be held to, from each completed
 /// batch: the error is the gap between the last rate and the observed processing rate, and the

@@ -29,6 +29,23 @@ bool RateLimiter::acquire(double permits) {
   return !closed_;
 }
 
+RateLimiter::Clock::duration RateLimiter::try_acquire(double permits) {
+  std::lock_guard lock(mu_);
+  if (closed_ || rate_ <= 0) return Clock::duration::zero();
+  refill(Clock::now());
+  if (tokens_ >= 0) {
+    tokens_ -= permits;
+    return Clock::duration::zero();
+  }
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(-tokens_ / rate_)) +
+         std::chrono::microseconds(100);
+}
+
+void RateLimiter::refund(double permits) {
+  std::lock_guard lock(mu_);
+  if (rate_ > 0) tokens_ += permits;
+}
+
 void RateLimiter::set_rate(double rate) {
   {
     std::lock_guard lock(mu_);

@@ -11,16 +11,22 @@ namespace sluice::engine {
 /// them (Guava's SmoothBursty, which Spark's receivers use). Rate 0 means unlimited.
 class RateLimiter {
  public:
+  using Clock = std::chrono::steady_clock;
+
   explicit RateLimiter(double rate = 0.0);
 
   /// Blocks until `permits` are available; returns false when closed first.
   bool acquire(double permits);
+  /// Takes `permits` if they are available now and returns zero; otherwise takes nothing and
+  /// returns how long until they would be.
+  Clock::duration try_acquire(double permits);
+  /// Gives back permits taken by try_acquire that were not used.
+  void refund(double permits);
   void set_rate(double rate);
   double rate() const;
   void close();
 
  private:
-  using Clock = std::chrono::steady_clock;
   void refill(Clock::time_point now);  // requires mu_
 
   mutable std::mutex mu_;

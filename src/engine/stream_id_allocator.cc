@@ -1,41 +1,45 @@
 #include "engine/stream_id_allocator.h"
 
-#include <cstdio>
-#include <fstream>
+#include <algorithm>
+#include <charconv>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 namespace sluice::engine {
 
-void StreamIdAllocator::persist_in(const std::string& path) {
+void StreamIdAllocator::raise_floor(std::uint64_t highest_used) {
   std::lock_guard lock(mu_);
-  path_ = path;
-  std::ifstream in(path);
-  std::uint64_t stored = 0;
-  if (in >> stored) next_ = std::max<std::uint64_t>(1, stored);
-  reserved_end_ = next_;  // nothing reserved yet in this run
+  next_ = std::max(next_, highest_used + 1);
 }
 
-Status StreamIdAllocator::persist(std::uint64_t reserved_end) {
-  const std::string tmp = path_ + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << reserved_end << "\n";
-    out.flush();
-    if (!out) return Status(Code::kIo, fmt::format("cannot write '{}'", tmp));
+Status StreamIdAllocator::persist_in(fs::FileSystem& fs, const std::string& path) {
+  std::lock_guard lock(mu_);
+  fs_ = &fs;
+  path_ = path;
+  if (fs.stat(path).exists) {
+    auto bytes = fs.read_file(path);
+    if (!bytes) return bytes.status();
+    std::uint64_t stored = 0;
+    const auto* text = reinterpret_cast<const char*>(bytes->data());
+    const auto [end, ec] = std::from_chars(text, text + bytes->size(), stored);
+    if (ec != std::errc()) {
+      return Status(Code::kIo, fmt::format("the stream-id state '{}' does not hold a number", path));
+    }
+    next_ = std::max(next_, stored);
   }
-  if (std::rename(tmp.c_str(), path_.c_str()) != 0)
-    return Status(Code::kIo, fmt::format("cannot replace '{}'", path_));
+  reserved_end_ = next_;  // nothing reserved yet in this run
   return Status::ok();
 }
 
-std::uint64_t StreamIdAllocator::next() {
+Result<std::uint64_t> StreamIdAllocator::next() {
   std::lock_guard lock(mu_);
   if (next_ >= reserved_end_) {
     const std::uint64_t end = next_ + kBlock;
-    if (auto st = persist(end); !st) {
-      spdlog::error("stream ids: {}; ids may repeat after a restart", st.to_string());
+    const std::string text = fmt::format("{}\n", end);
+    if (auto st = fs_->write_file_atomically(
+            path_, std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+        !st) {
+      return Status(Code::kIo, fmt::format("cannot store the stream-id state: {}", st.message()));
     }
     reserved_end_ = end;
   }

@@ -1,28 +1,33 @@
-// StreamIdAllocator: ids for the streams the server numbers itself (plain seed connections).
+// StreamIdAllocator: ids for the streams the server numbers itself (plain seed connections, dir).
 #pragma once
 
 #include <cstdint>
 #include <mutex>
 #include <string>
 
+#include "sluice/file_system.h"
 #include "sluice/status.h"
 
 namespace sluice::engine {
 
-/// Hands out 1, 2, 3, ... With a state file, ids are never reused across restarts: ids are
-/// reserved in blocks and the end of the reserved block is persisted before any id in it is
-/// used, so a crash at worst skips ids. That keeps (stream, seq) unique for a deduplicating sink.
+/// Hands out increasing ids, never one a deduplicating output or a write-ahead log already holds:
+/// it starts above `floor()` (the highest id found there) and, with a state file, above every id
+/// handed out by an earlier run. Ids are reserved in blocks; the end of the reserved block is
+/// stored durably before any id in it is used, so a crash at worst skips ids. Thread-safe.
 class StreamIdAllocator {
  public:
-  /// Continues from the state file at `path` (created on first use). Call before next().
-  void persist_in(const std::string& path);
+  /// Ids from now on are above `highest_used`.
+  void raise_floor(std::uint64_t highest_used);
+  /// Continues from the state file at `path` (created on first use).
+  Status persist_in(fs::FileSystem& fs, const std::string& path);
 
-  std::uint64_t next();
+  /// The next id, or an error when the state file cannot be written (the id is not handed out).
+  Result<std::uint64_t> next();
 
  private:
   static constexpr std::uint64_t kBlock = 1024;
-  Status persist(std::uint64_t reserved_end);
   std::mutex mu_;
+  fs::FileSystem* fs_ = nullptr;
   std::string path_;
   std::uint64_t next_ = 1;
   std::uint64_t reserved_end_ = UINT64_MAX;  // without a file, everything is "reserved"

@@ -11,8 +11,8 @@
 
 #include "http/dashboard_assets.h"
 #include "http/metrics_page.h"
-#include "http/status_json.h"
-#include "observe/pipeline_status.h"
+#include "monitor/pipeline_status.h"
+#include "monitor/status_json.h"
 #include "observe/prometheus_text.h"
 
 namespace sluice::http {
@@ -38,9 +38,9 @@ bool is_loopback_host(std::string_view host) {
 }
 
 struct HttpServer::Impl {
-  explicit Impl(observe::PipelineView v) : view(std::move(v)), sampler(view) {}
-  observe::PipelineView view;
-  observe::StatusSampler sampler;
+  explicit Impl(monitor::PipelineView v) : view(std::move(v)), sampler(view) {}
+  monitor::PipelineView view;
+  monitor::StatusSampler sampler;
   httplib::Server server;
   net::Endpoint bound;
   std::thread thread;
@@ -58,7 +58,7 @@ const net::Endpoint& HttpServer::bound() const {
 }
 
 Result<std::unique_ptr<HttpServer>> HttpServer::start(const net::Endpoint& endpoint,
-                                                      observe::PipelineView view) {
+                                                      monitor::PipelineView view) {
   auto impl = std::make_unique<Impl>(std::move(view));
   Impl* self = impl.get();
   auto& server = impl->server;
@@ -72,7 +72,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const net::Endpoint& endpo
     res.set_content(render_metrics(self->view), std::string(observe::PrometheusText::kContentType).c_str());
   });
   server.Get("/api/status", [self](const httplib::Request&, httplib::Response& res) {
-    res.set_content(status_json(self->sampler.sample(), self->view.context).dump(), "application/json");
+    res.set_content(monitor::status_json(self->sampler.sample(), self->view.context).dump(),
+                    "application/json");
     res.set_header("Cache-Control", "no-store");
   });
   server.Get("/api/batches", [self](const httplib::Request& req, httplib::Response& res) {
@@ -88,7 +89,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const net::Endpoint& endpo
       }
     }
     const auto batches = self->view.batches.latest(std::min(limit, self->view.batches.capacity()));
-    res.set_content(batches_json(batches, self->view.context.config().batch_interval).dump(),
+    res.set_content(monitor::batches_json(batches, self->view.context.config().batch_interval).dump(),
                     "application/json");
     res.set_header("Cache-Control", "no-store");
   });

@@ -5,8 +5,8 @@
 #include <memory>
 #include <string_view>
 
+#include "monitor/pipeline_view.h"
 #include "net/socket.h"
-#include "observe/pipeline_view.h"
 #include "sluice/status.h"
 
 namespace sluice::http {
@@ -19,7 +19,7 @@ bool is_loopback_host(std::string_view host);
 class HttpServer {
  public:
   /// Binds `endpoint` (port 0: any free port) and serves until destroyed. `view` must outlive it.
-  static Result<std::unique_ptr<HttpServer>> start(const net::Endpoint& endpoint, observe::PipelineView view);
+  static Result<std::unique_ptr<HttpServer>> start(const net::Endpoint& endpoint, monitor::PipelineView view);
   ~HttpServer();  // stops serving and joins its threads
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

@@ -11,7 +11,7 @@
 
 namespace sluice::http {
 
-std::string render_metrics(const observe::PipelineView& view) {
+std::string render_metrics(const monitor::PipelineView& view) {
   using observe::PrometheusText;
   auto& ctx = view.context;
   const auto& m = ctx.metrics();
@@ -36,16 +36,26 @@ std::string render_metrics(const observe::PipelineView& view) {
   out.sample("sluice_frames_processed_total", d(m.frames_succeeded.load()));
   out.family("sluice_frames_failed_total", "counter",
              "Frames whose error line was written, by reason (decode, limit, model, ...).");
-  for (const auto& [reason, count] : view.results.failures()) {
+  for (const auto& [reason, count] : m.error_lines_by_reason()) {
     out.sample("sluice_frames_failed_total", {{"reason", reason}}, d(count));
   }
+  out.family("sluice_frames_duplicate_total", "counter",
+             "--dedup: frames whose (stream, seq) already had a line, so none was written.");
+  out.sample("sluice_frames_duplicate_total", d(m.duplicates_suppressed.load()));
   out.family("sluice_frames_in_flight", "gauge",
-             "Queue depth: frames accepted whose result line is not written yet.");
+             "Queue depth: frames accepted whose result line is not durable yet.");
   out.sample("sluice_frames_in_flight", d(m.in_flight()));
   out.family("sluice_batches_completed_total", "counter", "Batches whose every frame has its line.");
   out.sample("sluice_batches_completed_total", d(m.batches_completed.load()));
-  out.family("sluice_sink_errors_total", "counter", "Result lines the sink could not write.");
-  out.sample("sluice_sink_errors_total", d(m.sink_errors.load()));
+  out.family("sluice_sink_errors_total", "counter",
+             "Writes of result lines to the output that failed (each is retried; no frame is dropped).");
+  out.sample("sluice_sink_errors_total", d(m.sink_write_failures.load()));
+  out.family("sluice_sink_healthy", "gauge",
+             "1 while the output is written; 0 while writes fail (then no new frame is accepted).");
+  out.sample("sluice_sink_healthy", ctx.sink_healthy() ? 1 : 0);
+  out.family("sluice_result_lines_waiting", "gauge",
+             "Results ready and waiting for their line to be durable.");
+  out.sample("sluice_result_lines_waiting", d(ctx.lines_waiting()));
 
   out.family("sluice_source_errors_total", "counter",
              "Errors of a source that involve no single frame: framing errors, failed connects.");
@@ -94,11 +104,14 @@ std::string render_metrics(const observe::PipelineView& view) {
   out.sample("sluice_block_store_blocks", d(ctx.store_blocks()));
   out.family("sluice_block_store_bytes", "gauge", "Payload bytes of the blocks waiting in the block store.");
   out.sample("sluice_block_store_bytes", d(ctx.store_bytes()));
-  out.family("sluice_memory_budget_held_bytes", "gauge",
-             "Payload bytes accepted and not answered yet (sources stop reading at --memory-budget).");
+  out.family(
+      "sluice_memory_budget_held_bytes", "gauge",
+      "Bytes of frames in flight, whole and partial, and of the dedup index (sources stop reading at the "
+      "budget).");
   out.sample("sluice_memory_budget_held_bytes", d(ctx.budget_held()));
-  out.family("sluice_memory_budget_bytes", "gauge", "The configured --memory-budget.");
-  out.sample("sluice_memory_budget_bytes", d(ctx.config().memory_budget));
+  out.family("sluice_memory_budget_bytes", "gauge",
+             "What frames in flight may hold (part of --memory-budget).");
+  out.sample("sluice_memory_budget_bytes", d(ctx.budget_limit()));
   out.family("sluice_rate_controller_rate_frames_per_second", "gauge",
              "The rate the rate controller (--backpressure, --max-rate) holds a source to; +Inf: unlimited.");
   for (std::size_t i = 0; i < ctx.source_count(); ++i) {

@@ -3,12 +3,12 @@
 
 #include <string>
 
-#include "observe/pipeline_view.h"
+#include "monitor/pipeline_view.h"
 
 namespace sluice::http {
 
 /// Renders every metric of `view`. Names follow Prometheus' conventions: base units (seconds,
 /// bytes) in the name, _total on counters.
-std::string render_metrics(const observe::PipelineView& view);
+std::string render_metrics(const monitor::PipelineView& view);
 
 }  // namespace sluice::http

@@ -24,4 +24,17 @@ Result<std::unique_ptr<Backend>> create_backend(const ModelBundle& bundle, const
       fmt::format("unknown backend '{}' in the model bundle (known: onnxruntime, torch)", bundle.backend));
 }
 
+Result<ModelShape> input_shape(const ModelBundle& bundle) {
+  if (bundle.input_chw.size() == 3) {
+    ModelShape shape;
+    shape.channels = static_cast<int>(bundle.input_chw[0]);
+    shape.height = static_cast<int>(bundle.input_chw[1]);
+    shape.width = static_cast<int>(bundle.input_chw[2]);
+    return shape;
+  }
+  auto backend = create_backend(bundle, {1, 1});
+  if (!backend) return backend.status();
+  return (*backend)->shape();
+}
+
 }  // namespace sluice::model

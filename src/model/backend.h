@@ -41,4 +41,8 @@ class Backend {
 /// Creates the backend the bundle names.
 Result<std::unique_ptr<Backend>> create_backend(const ModelBundle& bundle, const BackendOptions& options);
 
+/// The model's input shape (channels, height, width; classes when known): the bundle's declared
+/// input, else read from the model by a one-thread session (a bare .onnx file).
+Result<ModelShape> input_shape(const ModelBundle& bundle);
+
 }  // namespace sluice::model

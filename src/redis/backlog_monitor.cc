@@ -33,6 +33,11 @@ void BacklogMonitor::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+bool BacklogMonitor::has_room() const {
+  std::lock_guard lock(mu_);
+  return stopping_ || !over(backlog_);
+}
+
 Backlog BacklogMonitor::current() const {
   std::lock_guard lock(mu_);
   return backlog_;

@@ -47,6 +47,8 @@ class BacklogMonitor {
 
   /// Blocks while the backlog is above a bound. Returns false once stop() was called.
   bool wait_for_room();
+  /// True when the backlog is within its bounds now (does not wait).
+  bool has_room() const;
   Backlog current() const;
   const BacklogOptions& options() const { return options_; }
 

@@ -18,7 +18,14 @@ RedisResultSink::RedisResultSink(const RedisUrl& url, ResultSinkOptions options,
   }
 }
 
-Status RedisResultSink::write(std::span<const sink::ResultRecord> records) {
+Status RedisResultSink::write(std::span<sink::ResultRecord> records) {
+  staged_.insert(staged_.end(), records.begin(), records.end());
+  return Status::ok();
+}
+
+Status RedisResultSink::commit(sink::Durability) {
+  std::vector<sink::ResultRecord> records;
+  records.swap(staged_);
   if (!options_.crash_on_name.empty()) {
     for (const auto& r : records) {
       if (r.name == options_.crash_on_name) {

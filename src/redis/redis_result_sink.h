@@ -41,8 +41,11 @@ class RedisResultSink final : public sink::Sink {
  public:
   RedisResultSink(const RedisUrl& url, ResultSinkOptions options, const InFlightTable& table);
 
-  Status write(std::span<const sink::ResultRecord> records) override;
-  Status flush() override { return Status::ok(); }
+  /// Stages the records; commit() writes them.
+  Status write(std::span<sink::ResultRecord> records) override;
+  /// Writes what was staged, partition by partition, each in one MULTI/EXEC: durable as Redis's
+  /// persistence makes it. The staged records are dropped either way (the committer re-writes).
+  Status commit(sink::Durability durability) override;
   /// Stops retrying: a write in progress fails at once (used by a forced stop).
   void cancel_retries() { cancelled_ = true; }
 
@@ -56,6 +59,7 @@ class RedisResultSink final : public sink::Sink {
   };
   Status write_partition(int p, std::span<const sink::ResultRecord* const> records);
 
+  std::vector<sink::ResultRecord> staged_;  // the commit thread's
   ResultSinkOptions options_;
   const InFlightTable& table_;
   std::vector<std::unique_ptr<Partition>> partitions_;

@@ -2,25 +2,36 @@
 #pragma once
 
 #include <cstdint>
-#include <set>
+#include <functional>
+#include <map>
 #include <unordered_map>
 
 namespace sluice::sink {
 
-/// Memory stays small when each stream's frames finish roughly in order: per stream it keeps a
-/// watermark below which every seq has been seen, plus the seen seqs above it.
+/// Per stream, the seen seqs as disjoint half-open ranges [first, end). A stream whose frames
+/// finish in order, from whatever seq it starts at, costs one range; memory grows only with the
+/// gaps. Not thread-safe.
 class DedupIndex {
  public:
+  bool contains(std::uint64_t stream, std::uint64_t seq) const;
   /// True the first time a pair is inserted, false for a repeat.
   bool insert(std::uint64_t stream, std::uint64_t seq);
+  /// Drops a stream that can get no more lines (its frames are all done and its id is never
+  /// reused).
+  void forget(std::uint64_t stream);
+  /// Drops every stream for which `keep` is false.
+  void retain(const std::function<bool(std::uint64_t stream)>& keep);
+
   std::size_t streams() const { return streams_.size(); }
+  std::size_t ranges() const { return ranges_; }
+  /// Approximate heap bytes (node-based containers: one node per stream and per range).
+  std::size_t memory_bytes() const { return streams_.size() * kStreamBytes + ranges_ * kRangeBytes; }
 
  private:
-  struct PerStream {
-    std::uint64_t contiguous = 0;  // every seq < contiguous has been seen
-    std::set<std::uint64_t> above;
-  };
-  std::unordered_map<std::uint64_t, PerStream> streams_;
+  static constexpr std::size_t kStreamBytes = 96;  // hash node + empty map
+  static constexpr std::size_t kRangeBytes = 64;   // tree node with two u64
+  std::unordered_map<std::uint64_t, std::map<std::uint64_t, std::uint64_t>> streams_;  // first -> end
+  std::size_t ranges_ = 0;
 };
 
 }  // namespace sluice::sink

@@ -2,14 +2,16 @@
 #pragma once
 
 #include <atomic>
-#include <cstdio>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_set>
+#include <utility>
+#include <vector>
 
 #include "sink/dedup_index.h"
 #include "sink/sink.h"
+#include "sluice/file_system.h"
 
 namespace sluice::sink {
 
@@ -26,33 +28,53 @@ struct JsonLinesOptions {
   bool dedup = false;
 };
 
+/// What an appending sink found in the file it opened.
+struct ExistingOutput {
+  std::uint64_t lines = 0;
+  /// The highest stream id below 2^32 (ids the server numbers itself) in the file; 0 when none.
+  std::uint64_t highest_server_stream = 0;
+};
+
 class JsonLinesSink final : public Sink {
  public:
-  /// `path` "-" means stdout (no append, no dedup). Fails when the file cannot be opened.
-  static Result<std::unique_ptr<JsonLinesSink>> open(const std::string& path, JsonLinesOptions options = {});
-  ~JsonLinesSink() override;
+  /// `path` "-" means stdout (no append, no dedup). Fails when the file cannot be opened or read.
+  static Result<std::unique_ptr<JsonLinesSink>> open(const std::string& path, JsonLinesOptions options = {},
+                                                     fs::FileSystem& fs = fs::FileSystem::posix());
 
-  Status write(std::span<const ResultRecord> records) override;
-  Status flush() override;
+  Status write(std::span<ResultRecord> records) override;
+  Status commit(Durability durability) override;
+  std::size_t memory_bytes() const override { return memory_bytes_.load(std::memory_order_relaxed); }
 
-  struct FileCloser {
-    void operator()(std::FILE* f) const;
-  };
-  JsonLinesSink(std::string path, std::unique_ptr<std::FILE, FileCloser> file);
+  const ExistingOutput& existing() const { return existing_; }
+  const std::string& path() const { return path_; }
+  /// Dedup: a stream that can get no more lines; its entries are dropped (committer thread).
+  void forget_stream(std::uint64_t stream);
+  /// Dedup: keeps only the streams for which `keep` is true (before the first delivery).
+  void retain_streams(const std::function<bool(std::uint64_t)>& keep);
 
-  /// Lines not written because their (stream, seq) already had one.
-  std::uint64_t duplicates_suppressed() const { return duplicates_; }
+  JsonLinesSink(std::string path, std::unique_ptr<fs::WritableFile> file, bool dedup);
 
  private:
-  /// Cuts a torn last line and, with dedup, indexes the lines already present.
-  Status load_existing(bool dedup);
+  /// Cuts a torn last line and indexes the lines already present.
+  Status load_existing(fs::FileSystem& fs);
+  void update_memory();
 
   std::string path_;
-  std::mutex mu_;
-  std::unique_ptr<std::FILE, FileCloser> file_;
-  std::string buffer_;
+  std::unique_ptr<fs::WritableFile> file_;
   std::optional<DedupIndex> dedup_;
-  std::atomic<std::uint64_t> duplicates_{0};
+  ExistingOutput existing_;
+  std::string buffer_;
+  struct PairHash {
+    std::size_t operator()(const std::pair<std::uint64_t, std::uint64_t>& p) const {
+      return std::hash<std::uint64_t>()(p.first * 0x9E3779B97F4A7C15ull ^ p.second);
+    }
+  };
+  // Pairs of the delivery in progress: indexed only once it succeeds.
+  std::unordered_set<std::pair<std::uint64_t, std::uint64_t>, PairHash> fresh_;
+  /// The file's size after the last delivery that succeeded; a failed one is cut back to it.
+  std::uint64_t committed_size_ = 0;
+  bool needs_rollback_ = false;
+  std::atomic<std::size_t> memory_bytes_{0};
 };
 
 }  // namespace sluice::sink

@@ -1,7 +1,6 @@
 // AckWriter: sends protocol-v2 acks on a non-blocking socket without ever blocking the reader.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <vector>
 
@@ -9,20 +8,33 @@
 
 namespace sluice::source {
 
-/// Acks are cumulative, so a newer one replaces an older one that could not be sent yet. The
-/// only state kept is the unsent tail of a partly written ack, which must go out first so the
-/// producer never sees a broken record.
+/// Acks are cumulative, so only the newest value matters; what must not be lost is the unsent
+/// tail of an ack the socket took in part (the producer must never see a broken record). When
+/// the socket is full, blocked() says so: the caller waits for it to be writable (EPOLLOUT) and
+/// calls flush(). Memory stays at one record per connection, however far behind the peer reads.
 class AckWriter {
  public:
-  /// Sends "every seq below next_seq is stored" if the socket takes it now; otherwise it is
-  /// superseded by the next call. Fails only on a socket error.
+  /// Makes `next_seq` ("every seq below it is done") the newest ack, and sends what the socket
+  /// takes now. Fails only on a socket error.
   Status send(int fd, std::uint64_t next_seq);
-  /// Sends `next_seq`, waiting up to `timeout` for room: used for the last ack of a stream.
-  Status send_final(int fd, std::uint64_t next_seq, std::chrono::milliseconds timeout);
+  /// Sends what is owed: the rest of a partial record, then the newest ack.
+  Status flush(int fd);
+  /// Bytes are owed and the socket took no more.
+  bool blocked() const { return blocked_; }
+  /// The newest value handed to send(), and the newest the peer has been sent in full.
+  std::uint64_t wanted() const { return wanted_; }
+  std::uint64_t delivered() const { return delivered_; }
+  /// Every value handed to send() has been sent in full.
+  bool caught_up() const { return !has_wanted_ || (has_delivered_ && delivered_ == wanted_); }
 
  private:
-  Status flush(int fd);
-  std::vector<std::uint8_t> unsent_;
+  std::vector<std::uint8_t> unsent_;  // the tail of a record the socket took in part
+  std::uint64_t unsent_value_ = 0;
+  std::uint64_t wanted_ = 0;
+  std::uint64_t delivered_ = 0;
+  bool has_wanted_ = false;
+  bool has_delivered_ = false;
+  bool blocked_ = false;
 };
 
 }  // namespace sluice::source

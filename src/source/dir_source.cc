@@ -17,7 +17,7 @@
 #include <spdlog/spdlog.h>
 
 namespace sluice::source {
-namespace fs = std::filesystem;
+namespace stdfs = std::filesystem;
 namespace {
 constexpr std::size_t kNameBytes = 28;  // the wire format's name field
 constexpr std::uint32_t kWatchMask =
@@ -44,16 +44,12 @@ std::size_t DirSource::pending() const {
 Status DirSource::start(FrameSink& sink) {
   if (thread_.joinable()) return Status(Code::kInternal, "already started");
   std::error_code ec;
-  if (!fs::is_directory(options_.directory, ec)) {
+  if (!stdfs::is_directory(options_.directory, ec)) {
     return Status(Code::kIo, fmt::format("'{}' is not a directory", options_.directory.string()));
   }
   if (!options_.done_dir.empty()) {
-    fs::create_directories(options_.done_dir, ec);
-    if (ec) {
-      return Status(Code::kIo, fmt::format("cannot create the done directory '{}': {}",
-                                           options_.done_dir.string(), ec.message()));
-    }
-    if (fs::equivalent(options_.done_dir, options_.directory, ec)) {
+    if (auto st = fs_.create_dirs(options_.done_dir.string()); !st) return st;
+    if (stdfs::equivalent(options_.done_dir, options_.directory, ec)) {
       return Status(Code::kInvalidArgument, "the done directory must not be the watched directory");
     }
   }
@@ -65,7 +61,9 @@ Status DirSource::start(FrameSink& sink) {
   wake_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wake_.valid()) return io_error("eventfd");
   sink_ = &sink;
-  stream_ = sink.open_stream(options_.directory.string());
+  auto stream = sink.open_stream(options_.directory.string());
+  if (!stream) return stream.status();
+  stream_ = *stream;
   seq_ = 0;
   stopping_ = false;
   // After a restart, always rescan: files may have arrived while the source was down.
@@ -129,13 +127,10 @@ void DirSource::run(bool scan_first) {
 
 bool DirSource::scan() {
   std::vector<std::string> names;
-  std::error_code ec;
-  for (fs::directory_iterator it(options_.directory, ec), end; !ec && it != end; it.increment(ec)) {
-    names.push_back(it->path().filename().string());
-  }
-  if (ec) {
-    sink_->report_error(
-        Status(Code::kIo, fmt::format("cannot list '{}': {}", options_.directory.string(), ec.message())));
+  if (auto listed = fs_.list_dir(options_.directory.string())) {
+    names = std::move(*listed);
+  } else {
+    sink_->report_error(listed.status());
   }
   std::sort(names.begin(), names.end());
   for (const auto& file : names) {
@@ -146,15 +141,14 @@ bool DirSource::scan() {
 
 bool DirSource::process(const std::string& file_name, bool from_event) {
   if (file_name.empty() || file_name.front() == '.') return true;  // hidden: being written
-  const fs::path path = options_.directory / file_name;
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
+  const std::string path = (options_.directory / file_name).string();
+  const auto info = fs_.stat(path);
+  if (!info.exists) {
     spdlog::debug("{}: '{}' went away before it was read", name(), file_name);
     return true;
   }
-  if (!S_ISREG(st.st_mode)) return true;
-  const Seen seen{static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
-                  static_cast<std::uintmax_t>(st.st_size)};
+  if (!info.regular) return true;
+  const Seen seen{info.mtime_ns, info.size};
   const bool keep_files = options_.done_dir.empty() && !options_.remove_done;
   {
     std::lock_guard lock(mu_);
@@ -174,26 +168,16 @@ bool DirSource::process(const std::string& file_name, bool from_event) {
     processed_[file_name] = seen;  // reported once, not at every rescan
     return true;
   }
-  std::vector<std::uint8_t> bytes(seen.size);
-  {
-    net::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd.valid()) {
+  auto read = fs_.read_file(path);
+  if (!read) {
+    if (!fs_.stat(path).exists) {
       spdlog::debug("{}: '{}' went away before it was read", name(), file_name);
-      return true;
+    } else {
+      sink_->report_error(read.status());
     }
-    std::size_t got = 0;
-    while (got < bytes.size()) {
-      const ssize_t n = ::read(fd.get(), bytes.data() + got, bytes.size() - got);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        sink_->report_error(io_error(fmt::format("reading '{}'", file_name)));
-        return true;
-      }
-      if (n == 0) break;  // truncated meanwhile: take what is there
-      got += static_cast<std::size_t>(n);
-    }
-    bytes.resize(got);
+    return true;
   }
+  std::vector<std::uint8_t> bytes = std::move(*read);
   Frame frame;
   frame.stream = stream_;
   frame.seq = seq_++;
@@ -237,25 +221,31 @@ void DirSource::on_frames_done(std::span<const Frame> frames) {
   }
 }
 
-void DirSource::finish(const fs::path& path) {
-  std::error_code ec;
+void DirSource::finish(const stdfs::path& path) {
+  // Runs only once the file's line is durable: a crash before this leaves the file in place
+  // (it is read again: a duplicate line, never a lost one).
+  Status st;
   if (options_.remove_done) {
-    fs::remove(path, ec);
+    st = fs_.remove(path.string());
+    if (st) st = fs_.sync_dir(options_.directory.string());
   } else if (!options_.done_dir.empty()) {
-    const fs::path to = options_.done_dir / path.filename();
-    fs::rename(path, to, ec);
-    if (ec == std::errc::cross_device_link) {
-      ec.clear();
-      fs::copy_file(path, to, fs::copy_options::overwrite_existing, ec);
-      if (!ec) fs::remove(path, ec);
+    const std::string to = (options_.done_dir / path.filename()).string();
+    st = fs_.rename(path.string(), to);
+    if (!st && fs_.stat(path.string()).exists) {
+      // Another file system (EXDEV): copy durably, then delete.
+      auto bytes = fs_.read_file(path.string());
+      st = bytes ? fs_.write_file_atomically(to, *bytes) : bytes.status();
+      if (st) st = fs_.remove(path.string());
     }
+    if (st) st = fs_.sync_dir(options_.done_dir.string());
+    if (st) st = fs_.sync_dir(options_.directory.string());
   } else {
     return;
   }
   // Already gone: a newer copy of the same name was finished first.
-  if (ec && ec != std::errc::no_such_file_or_directory) {
+  if (!st && fs_.stat(path.string()).exists) {
     spdlog::warn("{}: cannot {} '{}': {}", name(), options_.remove_done ? "delete" : "move", path.string(),
-                 ec.message());
+                 st.message());
   }
 }
 

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "net/socket.h"
+#include "sluice/file_system.h"
 #include "source/source.h"
 #include "wire/frame_codec.h"
 
@@ -25,6 +26,8 @@ struct DirSourceOptions {
   /// Process the files already there at start (in name order) before watching for new ones.
   bool existing = true;
   std::size_t max_file_bytes = wire::kDefaultMaxFrameBytes;
+  /// Where files are read, moved and deleted; nullptr: the real file system.
+  fs::FileSystem* file_system = nullptr;
 };
 
 /// One thread reads inotify events: a file counts as complete when it is closed after writing
@@ -35,7 +38,9 @@ struct DirSourceOptions {
 /// goes away the source asks its supervisor for a restart; an inotify queue overflow rescans.
 class DirSource final : public Source {
  public:
-  explicit DirSource(DirSourceOptions options) : options_(std::move(options)) {}
+  explicit DirSource(DirSourceOptions options)
+      : options_(std::move(options)),
+        fs_(options_.file_system != nullptr ? *options_.file_system : fs::FileSystem::posix()) {}
   ~DirSource() override;
   DirSource(const DirSource&) = delete;
   DirSource& operator=(const DirSource&) = delete;
@@ -43,7 +48,7 @@ class DirSource final : public Source {
   std::string name() const override;
   Status start(FrameSink& sink) override;
   void stop() override;
-  /// Moves or deletes the files whose result lines are written (executor threads).
+  /// Moves or deletes the files whose result lines are durable (the commit thread).
   void on_frames_done(std::span<const Frame> frames) override;
 
   /// Files stored whose result lines are not written yet.
@@ -63,6 +68,7 @@ class DirSource final : public Source {
   void finish(const std::filesystem::path& path);
 
   DirSourceOptions options_;
+  fs::FileSystem& fs_;
   FrameSink* sink_ = nullptr;
   net::Fd inotify_, wake_;
   std::atomic<bool> stopping_{false};

@@ -1,59 +1,86 @@
-// FrameStreamReader: turns one connection's bytes into frames of one stream.
+// FrameStreamReader: turns one connection's bytes into frames of one stream, without blocking.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
-#include <optional>
 #include <span>
 #include <vector>
 
-#include "source/ack_writer.h"
 #include "source/source.h"
 #include "wire/frame_codec.h"
 
 namespace sluice::source {
 
-/// Shared by every byte-stream source (tcp-listen, tcp-connect). Stamps each frame with its
-/// stream id, its sequence number and its arrival time, and stores the frames of each read
-/// together. Speaks protocol v2 (wire/protocol_v2.h) when the first record is a hello.
+/// Shared by the byte-stream sources (tcp-listen, tcp-connect). Bytes are received into its
+/// staging buffer; every header's payload is reserved from the memory budget before it is read,
+/// so partial frames count against the budget too; complete frames are admitted in order, each
+/// stamped with its stream id, sequence number and arrival time. Speaks protocol v2
+/// (wire/protocol_v2.h) when the first record is a hello. When memory or the rate limit runs
+/// out it pauses: the caller stops reading this connection until resume() says otherwise.
+/// Not thread-safe: the connection's owner calls it.
 class FrameStreamReader {
  public:
-  enum class State { kOpen, kEnded, kFailed };
+  enum class State {
+    kOpen,    // read more
+    kPaused,  // do not read: wait for the sink's wake (memory), or until retry_after() (rate)
+    kEnded,   // the end-of-stream record arrived
+    kFailed,  // a framing error, or a frame that can never fit: see status()
+  };
 
-  /// `ack_fd` is the connection the bytes come from; v2 acks are written to it.
-  FrameStreamReader(FrameSink& sink, std::uint64_t stream, std::size_t max_frame_bytes, int ack_fd)
-      : sink_(sink), stream_(stream), decoder_(max_frame_bytes), ack_fd_(ack_fd) {}
+  FrameStreamReader(FrameSink& sink, std::uint64_t stream, std::size_t max_frame_bytes);
+  ~FrameStreamReader();
+  FrameStreamReader(const FrameStreamReader&) = delete;
+  FrameStreamReader& operator=(const FrameStreamReader&) = delete;
 
-  /// Feeds bytes just read. Returns kOpen to keep reading, kEnded after the end-of-stream record,
-  /// kFailed after a framing error or when the pipeline stopped (see status()). Every frame
-  /// completed by these bytes is stored before it returns.
-  State on_bytes(std::span<const std::uint8_t> bytes);
-  /// The peer closed the connection: clean between records, a framing error inside one.
+  /// Where to receive the next bytes; empty while paused (or the staging memory is not reserved).
+  std::span<std::uint8_t> read_space();
+  /// `n` bytes were received into read_space().
+  State on_received(std::size_t n);
+  /// Tries again after a pause.
+  State resume();
+  /// The peer closed the connection: clean between records, a framing error inside one (once
+  /// the bytes it sent before are parsed: while paused this stays kPaused).
   State on_peer_closed();
 
+  State state() const { return state_; }
   const Status& status() const { return status_; }
+  /// How long a pause for the rate limit lasts (zero for a pause for memory).
+  std::chrono::steady_clock::duration retry_after() const { return retry_after_; }
   std::uint64_t stream() const { return stream_; }
-  /// Frames stored so far on this connection.
+  /// Frames completed and admitted on this connection.
   std::uint64_t frames() const { return frames_; }
+  /// Protocol v2: the producer's stream id, and the seq it said it starts at.
   bool acks_enabled() const { return v2_; }
+  std::uint64_t first_seq() const { return first_seq_; }
+  /// The seq the next frame will get: every frame below it was admitted.
+  std::uint64_t next_seq() const { return next_seq_; }
 
  private:
+  /// Parses the staging buffer as far as reservations allow, then admits what completed.
+  State parse();
   Status handle_record();
-  Status flush_pending();
-  /// Sends the cumulative ack if it changed; `final` waits for room (end of the stream).
-  Status send_ack(bool final);
+  void admit_pending();
+  State fail(Status why);
+  /// The peer closed and every byte it sent is parsed: ended, or truncated mid-frame.
+  void finish_closed();
 
   FrameSink& sink_;
   std::uint64_t stream_;
   std::uint64_t next_seq_ = 0;
+  std::uint64_t first_seq_ = 0;
   std::uint64_t frames_ = 0;
   bool v2_ = false;
-  std::uint64_t acked_ = 0;
-  bool ack_due_ = false;
   wire::FrameDecoder decoder_;
-  int ack_fd_;
-  AckWriter acks_;
   wire::WireRecord record_;
+  std::vector<std::uint8_t> staging_;
+  std::size_t staged_ = 0;  // bytes in staging_ not consumed yet
+  bool staging_reserved_ = false;
+  std::size_t reserved_ = 0;  // reserved for the payload being read (0 between frames)
+  bool awaiting_reservation_ = false;
+  bool peer_closed_ = false;
+  std::chrono::steady_clock::duration retry_after_{};
   std::vector<Frame> pending_;
+  State state_ = State::kOpen;
   Status status_;
 };
 

@@ -297,7 +297,9 @@ Status PluginSource::start(FrameSink& sink) {
   if (running_) return Status(Code::kInternal, "already started");
   auto& in = *instance_;
   in.sink_.store(&sink, std::memory_order_release);
-  in.stream_.store(sink.open_stream(in.library().kind()), std::memory_order_relaxed);
+  auto stream = sink.open_stream(in.library().kind());
+  if (!stream) return stream.status();
+  in.stream_.store(*stream, std::memory_order_relaxed);
   in.next_seq_.store(0, std::memory_order_relaxed);
   in.stopped_.store(false, std::memory_order_release);
   std::array<char, kErrorBytes> error{};

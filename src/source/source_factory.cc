@@ -1,7 +1,5 @@
 #include "source/source_factory.h"
 
-#include <charconv>
-
 #include <fmt/format.h>
 
 #include "net/socket.h"
@@ -10,6 +8,7 @@
 #include "source/supervised_source.h"
 #include "source/tcp_connect_source.h"
 #include "source/tcp_listen_source.h"
+#include "util/quantity.h"
 
 namespace sluice::source {
 namespace {
@@ -21,34 +20,23 @@ Status bad_value(const SourceSpec& spec, const std::string& key, const std::stri
 }
 
 Result<std::uint64_t> parse_count(const SourceSpec& spec, const std::string& key, const std::string& value) {
-  std::uint64_t n = 0;
-  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-  if (ec != std::errc() || end != value.data() + value.size()) {
-    return bad_value(spec, key, value, "a non-negative integer");
-  }
+  auto n = sluice::parse_count(value);
+  if (!n) return bad_value(spec, key, value, "a non-negative integer");
   return n;
 }
 
-// "250ms", "2s", "1min", or a bare number of milliseconds.
 Result<std::chrono::milliseconds> parse_millis(const SourceSpec& spec, const std::string& key,
                                                const std::string& value) {
-  std::uint64_t n = 0;
-  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-  const std::string_view unit(end, static_cast<std::size_t>(value.data() + value.size() - end));
-  std::uint64_t scale = 0;
-  if (unit.empty() || unit == "ms") scale = 1;
-  if (unit == "s") scale = 1000;
-  if (unit == "min") scale = 60000;
-  if (ec != std::errc() || end == value.data() || scale == 0 || n == 0) {
+  auto d = sluice::parse_duration_ms(value);
+  if (!d || d->count() <= 0)
     return bad_value(spec, key, value, "a positive duration such as 250ms, 2s or 1min");
-  }
-  return std::chrono::milliseconds(static_cast<std::int64_t>(n * scale));
+  return d;
 }
 
 Result<bool> parse_flag(const SourceSpec& spec, const std::string& key, const std::string& value) {
-  if (value == "1" || value == "true" || value == "yes") return true;
-  if (value == "0" || value == "false" || value == "no") return false;
-  return bad_value(spec, key, value, "a flag (1/0, true/false, yes/no)");
+  auto flag = sluice::parse_flag(value);
+  if (!flag) return bad_value(spec, key, value, "a flag (1/0, true/false, yes/no)");
+  return flag;
 }
 
 // Takes the supervisor's keys out of `params`, leaving the source's own.
@@ -84,6 +72,7 @@ Result<std::unique_ptr<Source>> make_dir(const SourceSpec& spec,
   DirSourceOptions options;
   options.directory = spec.target;
   options.max_file_bytes = defaults.max_frame_bytes;
+  options.file_system = defaults.file_system;
   for (const auto& [key, value] : params) {
     if (key == "done") {
       if (value.empty()) return bad_value(spec, key, value, "a directory");
@@ -125,8 +114,8 @@ Result<std::unique_ptr<Source>> make_source(const SourceSpec& spec, const Source
                     fmt::format("--source '{}': {}", spec.text, endpoint.status().message()));
     }
     if (spec.kind == "tcp-listen") {
-      return std::unique_ptr<Source>(std::make_unique<TcpListenSource>(
-          TcpListenOptions{*endpoint, defaults.max_frame_bytes, defaults.max_connections}));
+      return std::unique_ptr<Source>(std::make_unique<TcpListenSource>(TcpListenOptions{
+          *endpoint, defaults.max_frame_bytes, defaults.max_connections, defaults.idle_timeout}));
     }
     TcpConnectOptions options;
     options.endpoint = *endpoint;

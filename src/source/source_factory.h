@@ -1,8 +1,10 @@
 // make_source: builds the Source a --source option describes, behind its supervisor.
 #pragma once
 
+#include <chrono>
 #include <memory>
 
+#include "sluice/file_system.h"
 #include "source/source.h"
 #include "source/source_spec.h"
 #include "wire/frame_codec.h"
@@ -13,6 +15,9 @@ namespace sluice::source {
 struct SourceDefaults {
   std::size_t max_frame_bytes = wire::kDefaultMaxFrameBytes;
   std::size_t max_connections = 1024;
+  std::chrono::milliseconds idle_timeout{60000};
+  /// Where the dir source reads, moves and deletes files; nullptr: the real file system.
+  fs::FileSystem* file_system = nullptr;
 };
 
 /// plugin:PATH.so?k=v&...  a plugin (loaded and created now, so a bad path, a missing symbol, an

@@ -11,7 +11,15 @@ class SupervisedSource::Proxy final : public FrameSink {
   Proxy(SupervisedSource& owner, FrameSink& sink) : owner_(owner), sink_(sink) {}
   Status store(Frame frame) override { return sink_.store(std::move(frame)); }
   Status store_many(std::vector<Frame>& frames) override { return sink_.store_many(frames); }
-  std::uint64_t open_stream(std::string_view peer) override { return sink_.open_stream(peer); }
+  Reservation try_reserve(std::size_t bytes, std::size_t frames) override {
+    return sink_.try_reserve(bytes, frames);
+  }
+  void unreserve(std::size_t bytes) override { sink_.unreserve(bytes); }
+  void admit(std::vector<Frame> frames, std::function<void(const Status&)> admitted) override {
+    sink_.admit(std::move(frames), std::move(admitted));
+  }
+  void set_wake(std::function<void()> wake) override { sink_.set_wake(std::move(wake)); }
+  Result<std::uint64_t> open_stream(std::string_view peer) override { return sink_.open_stream(peer); }
   void close_stream(std::uint64_t stream, const Status& why) override { sink_.close_stream(stream, why); }
   void report_error(const Status& error) override { sink_.report_error(error); }
   observe::SourceStats& stats() override { return sink_.stats(); }

@@ -2,9 +2,11 @@
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -13,10 +15,13 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "wire/protocol_v2.h"
+
 namespace sluice::source {
 namespace {
-constexpr std::size_t kReadChunk = 256 * 1024;
-}
+// Bounded work per wake-up keeps one fast producer from starving the others.
+constexpr int kReadsPerWake = 4;
+}  // namespace
 
 TcpListenSource::TcpListenSource(TcpListenOptions options) : options_(std::move(options)) {}
 
@@ -46,7 +51,12 @@ Status TcpListenSource::start(FrameSink& sink) {
     ev.data.fd = fd;
     epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
   }
+  sink.set_wake([this] {
+    room_ = true;
+    wake();
+  });
   spdlog::info("{}: listening", name());
+  stopping_ = false;
   thread_ = std::thread([this] { run(); });
   return Status::ok();
 }
@@ -54,34 +64,72 @@ Status TcpListenSource::start(FrameSink& sink) {
 void TcpListenSource::stop() {
   if (!thread_.joinable()) return;
   stopping_ = true;
+  wake();
+  thread_.join();
+}
+
+void TcpListenSource::wake() {
+  if (!wake_.valid()) return;
   const std::uint64_t one = 1;
   [[maybe_unused]] auto n = ::write(wake_.get(), &one, sizeof one);
-  thread_.join();
+}
+
+void TcpListenSource::on_frames_done(std::span<const Frame> frames) {
+  bool any = false;
+  {
+    std::lock_guard lock(done_mu_);
+    for (const auto& f : frames) {
+      if (f.stream < wire::kMinProducerStreamId) continue;  // seed streams get no acks
+      auto& next = done_[f.stream];
+      next = std::max(next, f.seq + 1);
+      any = true;
+    }
+  }
+  if (any) wake();
 }
 
 void TcpListenSource::run() {
   std::array<epoll_event, 64> events{};
-  auto next_idle_check = Clock::now() + std::chrono::seconds(1);
+  auto next_idle_check = SteadyClock::now() + std::chrono::seconds(1);
   while (!stopping_) {
-    const int n = epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), 1000);
-    if (Clock::now() >= next_idle_check) {
-      close_idle_connections();
-      next_idle_check =
-          Clock::now() + std::min<Clock::duration>(options_.idle_timeout / 4, std::chrono::seconds(1));
+    // Wake for the idle check and for the earliest connection paused by its rate limit.
+    auto until = next_idle_check;
+    for (const auto& [fd, conn] : connections_) {
+      if (conn->reader.state() == FrameStreamReader::State::kPaused &&
+          conn->retry_at != SteadyClock::time_point{}) {
+        until = std::min(until, conn->retry_at);
+      }
     }
-    if (n < 0) {
-      if (errno == EINTR) continue;
+    const auto wait_ms = std::max<long long>(
+        0, std::chrono::duration_cast<std::chrono::milliseconds>(until - SteadyClock::now()).count() + 1);
+    const int n = epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()),
+                             static_cast<int>(std::min<long long>(wait_ms, 1000)));
+    if (n < 0 && errno != EINTR) {
       spdlog::error("{}: epoll_wait failed: {}; the source stops", name(), std::strerror(errno));
       break;
     }
     for (int i = 0; i < n && !stopping_; ++i) {
-      const int fd = events[static_cast<std::size_t>(i)].data.fd;
-      if (fd == wake_.get()) continue;
+      const auto& ev = events[static_cast<std::size_t>(i)];
+      const int fd = ev.data.fd;
+      if (fd == wake_.get()) {
+        std::uint64_t count = 0;
+        [[maybe_unused]] auto r = ::read(wake_.get(), &count, sizeof count);
+        continue;
+      }
       if (fd == listener_.get()) {
         accept_all();
-      } else {
-        read_connection(fd);
+        continue;
       }
+      if (ev.events & EPOLLOUT) on_writable(fd);
+      if (ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) on_readable(fd);
+    }
+    if (stopping_) break;
+    deliver_acks();
+    resume_paused(room_.exchange(false));
+    if (SteadyClock::now() >= next_idle_check) {
+      close_idle_connections();
+      next_idle_check = SteadyClock::now() +
+                        std::min<SteadyClock::duration>(options_.idle_timeout / 4, std::chrono::seconds(1));
     }
   }
   // Connections still open at shutdown end here; what they already delivered stays accepted.
@@ -105,55 +153,197 @@ void TcpListenSource::accept_all() {
                    name(), peer, connections_.size());
       continue;  // fd closes here
     }
-    const std::uint64_t stream = sink_->open_stream(peer);
+    auto stream = sink_->open_stream(peer);
+    if (!stream) {
+      spdlog::error("{}: refused connection from {}: {}", name(), peer, stream.status().to_string());
+      continue;
+    }
     const int raw = fd.get();
-    auto conn = std::make_unique<Connection>(
-        Connection{std::move(fd), peer, FrameStreamReader(*sink_, stream, options_.max_frame_bytes, raw)});
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLRDHUP;
-    ev.data.fd = raw;
-    epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, raw, &ev);
-    spdlog::debug("{}: stream {} opened by {}", name(), stream, peer);
+    auto conn = std::make_unique<Connection>(std::move(fd), peer, *sink_, *stream, options_.max_frame_bytes);
+    auto& ref = *conn;
     connections_.emplace(raw, std::move(conn));
+    spdlog::debug("{}: stream {} opened by {}", name(), *stream, peer);
+    update_interest(ref);
   }
 }
 
-void TcpListenSource::read_connection(int fd) {
+void TcpListenSource::update_interest(Connection& conn) {
+  using State = FrameStreamReader::State;
+  const bool reading = conn.reader.state() == State::kOpen && !conn.draining;
+  const bool writing = conn.acks.blocked();
+  if (!reading && !writing) {
+    // A paused connection leaves the set altogether: a hang-up would otherwise wake the loop
+    // again and again. resume_paused() puts it back.
+    if (conn.registered) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, conn.fd.get(), nullptr);
+    conn.registered = false;
+    return;
+  }
+  epoll_event ev{};
+  ev.events = (reading ? EPOLLIN | EPOLLRDHUP : 0u) | (writing ? EPOLLOUT : 0u);
+  ev.data.fd = conn.fd.get();
+  epoll_ctl(epoll_.get(), conn.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, conn.fd.get(), &ev);
+  conn.registered = true;
+}
+
+void TcpListenSource::on_readable(int fd) {
   const auto it = connections_.find(fd);
   if (it == connections_.end()) return;
   auto& conn = *it->second;
-  thread_local std::vector<std::uint8_t> buffer(kReadChunk);
-  // Bounded work per wake-up keeps one fast producer from starving the others.
-  for (int round = 0; round < 4 && !stopping_; ++round) {
-    const ssize_t n = ::recv(fd, buffer.data(), buffer.size(), 0);
+  using State = FrameStreamReader::State;
+  for (int round = 0; round < kReadsPerWake && conn.reader.state() == State::kOpen && !conn.draining;
+       ++round) {
+    const auto space = conn.reader.read_space();
+    if (space.empty()) break;  // paused: no memory for the receive buffer
+    const ssize_t n = ::recv(fd, space.data(), space.size(), 0);
     if (n == 0) {
-      const auto state = conn.reader.on_peer_closed();
-      close_connection(fd, state == FrameStreamReader::State::kEnded ? Status::ok() : conn.reader.status());
-      return;
+      conn.reader.on_peer_closed();
+      break;
     }
     if (n < 0) {
       if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       close_connection(fd, Status(Code::kIo, fmt::format("recv: {}", std::strerror(errno))));
       return;
     }
-    const auto state = conn.reader.on_bytes({buffer.data(), static_cast<std::size_t>(n)});
-    if (state == FrameStreamReader::State::kEnded) {
-      close_connection(fd, Status::ok());
-      return;
-    }
-    if (state == FrameStreamReader::State::kFailed) {
+    conn.reader.on_received(static_cast<std::size_t>(n));
+  }
+  after_parse(conn);
+}
+
+void TcpListenSource::after_parse(Connection& conn) {
+  using State = FrameStreamReader::State;
+  const int fd = conn.fd.get();
+  if (conn.reader.acks_enabled() && !conn.hello_acked) {
+    // Tells the producer where this server stands before any frame is done.
+    conn.hello_acked = true;
+    v2_streams_[conn.reader.stream()] = fd;
+    send_ack(conn, conn.reader.first_seq());
+    if (connections_.count(fd) == 0) return;
+  }
+  switch (conn.reader.state()) {
+    case State::kFailed:
       close_connection(fd, conn.reader.status());
       return;
+    case State::kEnded:
+      if (!conn.reader.acks_enabled()) {
+        close_connection(fd, Status::ok());
+        return;
+      }
+      // Stays open until every frame is done and the last ack has gone out.
+      conn.draining = true;
+      if (conn.acks.wanted() >= conn.reader.next_seq() && conn.acks.caught_up()) {
+        close_connection(fd, Status::ok());
+        return;
+      }
+      break;
+    case State::kPaused:
+      if (conn.reader.retry_after().count() > 0) {
+        conn.retry_at = SteadyClock::now() + conn.reader.retry_after();
+      } else {
+        conn.retry_at = {};
+        paused_for_memory_.push_back(fd);
+      }
+      break;
+    case State::kOpen:
+      break;
+  }
+  update_interest(conn);
+}
+
+void TcpListenSource::on_writable(int fd) {
+  const auto it = connections_.find(fd);
+  if (it == connections_.end()) return;
+  auto& conn = *it->second;
+  if (auto st = conn.acks.flush(fd); !st) {
+    close_connection(fd, st);
+    return;
+  }
+  if (conn.draining && conn.acks.wanted() >= conn.reader.next_seq() && conn.acks.caught_up()) {
+    close_connection(fd, Status::ok());
+    return;
+  }
+  update_interest(conn);
+}
+
+void TcpListenSource::send_ack(Connection& conn, std::uint64_t next_seq) {
+  const int fd = conn.fd.get();
+  if (auto st = conn.acks.send(fd, next_seq); !st) {
+    close_connection(fd, st);
+    return;
+  }
+  if (conn.draining && conn.acks.wanted() >= conn.reader.next_seq() && conn.acks.caught_up()) {
+    close_connection(fd, Status::ok());
+    return;
+  }
+  update_interest(conn);
+}
+
+void TcpListenSource::deliver_acks() {
+  std::unordered_map<std::uint64_t, std::uint64_t> done;
+  {
+    std::lock_guard lock(done_mu_);
+    if (done_.empty()) return;
+    done.swap(done_);
+  }
+  for (const auto& [stream, next_seq] : done) {
+    const auto s = v2_streams_.find(stream);
+    if (s == v2_streams_.end()) continue;  // its connection is gone: the producer re-sends
+    const auto c = connections_.find(s->second);
+    if (c == connections_.end()) continue;
+    send_ack(*c->second, next_seq);
+  }
+}
+
+void TcpListenSource::resume_paused(bool for_memory) {
+  using State = FrameStreamReader::State;
+  const auto now = SteadyClock::now();
+  // Rate limits: each connection whose wait is over.
+  std::vector<int> due;
+  for (const auto& [fd, conn] : connections_) {
+    if (conn->reader.state() == State::kPaused && conn->retry_at != SteadyClock::time_point{} &&
+        conn->retry_at <= now) {
+      due.push_back(fd);
+    }
+  }
+  for (int fd : due) {
+    auto& conn = *connections_.at(fd);
+    conn.retry_at = {};
+    conn.reader.resume();
+    after_parse(conn);
+  }
+  if (!for_memory) return;
+  // Memory: in the order they paused, until one has to pause again.
+  while (!paused_for_memory_.empty()) {
+    const int fd = paused_for_memory_.front();
+    paused_for_memory_.pop_front();
+    const auto it = connections_.find(fd);
+    if (it == connections_.end() || it->second->reader.state() != State::kPaused) continue;
+    auto& conn = *it->second;
+    conn.reader.resume();
+    const bool paused_again = conn.reader.state() == State::kPaused;
+    after_parse(conn);
+    if (paused_again) {
+      // after_parse queued it at the back; it keeps its turn at the front.
+      if (!paused_for_memory_.empty() && paused_for_memory_.back() == fd) {
+        paused_for_memory_.pop_back();
+        paused_for_memory_.push_front(fd);
+      }
+      break;
     }
   }
 }
 
 void TcpListenSource::close_idle_connections() {
-  const auto now = Clock::now();
+  using State = FrameStreamReader::State;
+  const auto now = SteadyClock::now();
   std::vector<int> idle;
   for (auto& [fd, conn] : connections_) {
-    if (conn->reader.frames() != conn->frames_at_check) {
+    const bool progressed = conn->reader.frames() != conn->frames_at_check;
+    // The server's own doing is never the peer's idleness: a connection it paused, or one
+    // waiting for its frames to be done.
+    const bool ours = conn->reader.state() == State::kPaused ||
+                      (conn->draining && conn->acks.wanted() < conn->reader.next_seq());
+    if (progressed || ours) {
       conn->frames_at_check = conn->reader.frames();
       conn->last_progress = now;
     } else if (now - conn->last_progress >= options_.idle_timeout) {
@@ -171,13 +361,17 @@ void TcpListenSource::close_connection(int fd, const Status& why) {
   const auto it = connections_.find(fd);
   if (it == connections_.end()) return;
   auto& conn = *it->second;
-  epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+  if (conn.registered) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
   if (why.is_ok()) {
     spdlog::debug("{}: stream {} from {} ended after {} frames", name(), conn.reader.stream(), conn.peer,
                   conn.reader.frames());
   } else if (why.code() != Code::kClosed) {
     spdlog::warn("{}: closed stream {} from {} after {} frames: {}", name(), conn.reader.stream(), conn.peer,
                  conn.reader.frames(), why.to_string());
+  }
+  if (conn.reader.acks_enabled()) {
+    const auto s = v2_streams_.find(conn.reader.stream());
+    if (s != v2_streams_.end() && s->second == fd) v2_streams_.erase(s);
   }
   sink_->close_stream(conn.reader.stream(), why);
   connections_.erase(it);

@@ -4,11 +4,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <unordered_map>
 
 #include "net/socket.h"
+#include "source/ack_writer.h"
 #include "source/frame_stream_reader.h"
 #include "source/source.h"
 
@@ -18,14 +21,17 @@ struct TcpListenOptions {
   net::Endpoint endpoint;
   std::size_t max_frame_bytes = wire::kDefaultMaxFrameBytes;
   std::size_t max_connections = 1024;
-  /// A connection that completes no frame for this long is closed. Counting whole frames, not
-  /// bytes, also closes slow-loris connections that send a byte now and then.
+  /// A connection that completes no frame for this long, while the server was willing to read
+  /// it, is closed. Counting whole frames, not bytes, also closes slow-loris connections.
   std::chrono::milliseconds idle_timeout{60000};
 };
 
-/// One thread runs an epoll loop over the listening socket and every connection. When the
-/// pipeline is full, FrameSink::store blocks that thread, so no socket is read until there is
-/// room again and TCP flow control pushes back on every producer.
+/// One thread runs an epoll loop over the listening socket and every connection, and nothing
+/// blocks it: memory for a frame is reserved before its payload is read, and a connection that
+/// cannot reserve (or is over its rate) is paused, so its producer is pushed back by TCP flow
+/// control while the other connections go on. Frames are admitted without waiting for the
+/// write-ahead log. Protocol-v2 acks go out when frames are done (their lines durable); a
+/// producer that does not read them only fills its own socket.
 class TcpListenSource final : public Source {
  public:
   explicit TcpListenSource(TcpListenOptions options);
@@ -34,29 +40,53 @@ class TcpListenSource final : public Source {
   std::string name() const override;
   Status start(FrameSink& sink) override;
   void stop() override;
+  void on_frames_done(std::span<const Frame> frames) override;
   /// The bound endpoint (its port is the real one when 0 was asked for). Valid after start().
   const net::Endpoint& bound() const { return bound_; }
 
  private:
   struct Connection {
+    Connection(net::Fd f, std::string p, FrameSink& sink, std::uint64_t stream, std::size_t max_frame)
+        : fd(std::move(f)), peer(std::move(p)), reader(sink, stream, max_frame) {}
     net::Fd fd;
     std::string peer;
     FrameStreamReader reader;
-    std::uint64_t frames_at_check = 0;  // reader.frames() at the last idle check
-    Clock::time_point last_progress = Clock::now();
+    AckWriter acks;
+    bool registered = false;  // in the epoll set
+    bool hello_acked = false;
+    bool draining = false;  // v2 end of stream: waiting for its frames to be done, then the last ack
+    std::chrono::steady_clock::time_point retry_at{};  // paused for the rate limit until then
+    std::uint64_t frames_at_check = 0;
+    std::chrono::steady_clock::time_point last_progress = std::chrono::steady_clock::now();
   };
+  using SteadyClock = std::chrono::steady_clock;
+
   void run();
-  void close_idle_connections();
   void accept_all();
-  void read_connection(int fd);
+  void on_readable(int fd);
+  void on_writable(int fd);
+  /// Acts on the reader's state after it parsed: pause, drain, close.
+  void after_parse(Connection& conn);
+  void update_interest(Connection& conn);
+  void resume_paused(bool for_memory);
+  void deliver_acks();
+  void send_ack(Connection& conn, std::uint64_t next_seq);
+  void close_idle_connections();
   void close_connection(int fd, const Status& why);
+  void wake();
 
   TcpListenOptions options_;
   net::Endpoint bound_;
   FrameSink* sink_ = nullptr;
   net::Fd listener_, epoll_, wake_;
   std::unordered_map<int, std::unique_ptr<Connection>> connections_;
+  std::unordered_map<std::uint64_t, int> v2_streams_;  // producer stream id -> its newest connection
+  std::deque<int> paused_for_memory_;                  // in the order they paused
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> room_{false};  // the budget may have room for paused connections
+
+  std::mutex done_mu_;                                     // committer thread -> loop
+  std::unordered_map<std::uint64_t, std::uint64_t> done_;  // v2 stream -> next seq not done
   std::thread thread_;
 };
 

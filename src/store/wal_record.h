@@ -4,8 +4,8 @@
 //   body = u8 type, then
 //     kFrame: u64 lsn, u64 stream, u64 seq, u8 name length, name bytes, u32 payload length, payload
 //     kDone:  u32 count, count x u64 lsn       (frames whose result lines are written)
-// All integers little-endian. A record whose length or CRC does not check out ends the readable
-// part of a segment (a torn write at a crash).
+// All integers little-endian. A record whose length or CRC does not check out is a torn write at
+// the end of the last segment, or corruption when valid records follow it (see WriteAheadLog).
 #pragma once
 
 #include <cstdint>
@@ -20,7 +20,13 @@
 namespace sluice::store {
 
 inline constexpr std::size_t kWalRecordHeaderBytes = 8;
-inline constexpr std::uint32_t kWalMaxBodyBytes = (1u << 31) - 1;
+/// The largest payload a frame record holds: the wire format's limit (a signed 32-bit length).
+inline constexpr std::uint32_t kWalMaxPayloadBytes = (1u << 31) - 1;
+/// A frame record's body besides its payload: type, lsn, stream, seq, name length and up to
+/// 255 name bytes, payload length.
+inline constexpr std::uint32_t kWalFrameOverheadBytes = 1 + 3 * 8 + 1 + 255 + 4;
+/// So that every frame the wire format accepts can be logged and read back.
+inline constexpr std::uint32_t kWalMaxBodyBytes = kWalMaxPayloadBytes + kWalFrameOverheadBytes;
 
 enum class WalRecordType : std::uint8_t { kFrame = 1, kDone = 2 };
 

@@ -1,5 +1,6 @@
-// WriteAheadLog: every accepted frame is appended durably before it is acknowledged; completed
-// frames are recorded; after a crash the frames without a completion are processed again.
+// WriteAheadLog: every accepted frame is appended durably before it is admitted; frames whose
+// result lines are durable are recorded as done; after a crash the frames without a completion
+// are processed again.
 #pragma once
 
 #include <chrono>
@@ -12,93 +13,126 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
-#include "net/socket.h"
+#include "sluice/file_system.h"
 #include "sluice/frame.h"
+#include "sluice/pipeline_config.h"
 #include "sluice/status.h"
 
 namespace sluice::store {
 
-enum class FsyncPolicy {
-  kAlways,    // fdatasync after every group commit: survives power loss
-  kInterval,  // fdatasync at most every fsync_interval: survives a process crash, not power loss
-  kNever,     // leave it to the OS: survives a process crash
-};
+using FsyncPolicy = sluice::FsyncPolicy;
 Result<FsyncPolicy> parse_fsync_policy(const std::string& text);
+const char* fsync_policy_name(FsyncPolicy policy);
 
 struct WalOptions {
   std::string dir;
   FsyncPolicy fsync = FsyncPolicy::kAlways;
   std::chrono::milliseconds fsync_interval{100};
   std::size_t segment_bytes = 64u << 20;  // a segment rolls once it is this large
+  fs::FileSystem* fs = nullptr;           // nullptr: the real file system
 };
 
-/// Thread-safe. Appends from many threads are group-committed by one writer thread: one write
+/// What open() found on disk.
+struct WalRecovery {
+  std::uint64_t segments = 0;
+  std::uint64_t frames = 0;   // frame records read
+  std::uint64_t pending = 0;  // of those, without a completion: replayed first
+  /// Segments with records that could not be read, moved aside as wal-N.log.corrupt: never deleted.
+  std::vector<std::string> corrupt_segments;
+  std::uint64_t unreadable_bytes = 0;  // bytes skipped inside them
+  std::uint64_t torn_tail_bytes = 0;   // a last write cut by a crash, truncated
+  std::uint64_t highest_stream_below_2_32 = 0;
+};
+
+/// Thread-safe. Appends from every thread are group-committed by one writer thread: one write
 /// and one fdatasync for everything that queued meanwhile. Segments are named wal-NNN.log; a
-/// segment is deleted once it and every older segment hold only completed frames.
+/// segment is deleted once it and every older segment hold only completed frames. A failed
+/// write is cut back and retried with backoff: appends then wait (sources stop) rather than fail.
 class WriteAheadLog {
  public:
-  /// Opens (creating) the directory, scans existing segments for frames without a completion,
-  /// truncates a torn tail, and starts the writer.
+  /// Opens (creating) the directory, scans existing segments for frames without a completion
+  /// (a torn tail is cut; corruption inside a segment is skipped, reported and kept aside), and
+  /// starts the writer.
   static Result<std::unique_ptr<WriteAheadLog>> open(const WalOptions& options);
   ~WriteAheadLog();
   WriteAheadLog(const WriteAheadLog&) = delete;
   WriteAheadLog& operator=(const WriteAheadLog&) = delete;
 
-  /// Frames found at open() that have no completion record.
-  std::uint64_t pending_recovery() const { return recovery_.size(); }
+  const WalRecovery& recovery() const { return recovery_report_; }
+  /// Frames found at open() that have no completion record and are not replayed yet.
+  std::uint64_t pending_recovery() const;
   /// Hands every frame found at open() without a completion to `store`, oldest first, with its
   /// wal_lsn set (so it is not logged again). Stops at the first error `store` returns.
   Status replay(const std::function<Status(Frame)>& store);
 
-  /// Logs `frames` (setting each wal_lsn) and returns once they are durable under the fsync
-  /// policy. A write error is returned to every waiter and to every later call.
+  using AppendDone = std::function<void(Status, std::vector<Frame>)>;
+  /// Logs `frames` (setting each wal_lsn) without waiting. `done` runs on the writer thread once
+  /// they are durable under the fsync policy, in the order of the append calls; it gets an error
+  /// only when the log closes first. Payloads larger than kWalMaxPayloadBytes fail at once.
+  void append_async(std::vector<Frame> frames, AppendDone done);
+  /// Logs `frames` and waits until they are durable.
   Status append(std::span<Frame> frames);
-  /// Records that these frames' result lines are written. Does not wait.
+  /// Records that these frames' result lines are durable. Does not wait.
   void mark_done(std::span<const std::uint64_t> lsns);
 
   std::size_t segments() const;
   std::uint64_t bytes_on_disk() const;
+  /// False while writes fail (and are being retried).
+  bool healthy() const;
+  std::string last_error() const;
 
+  explicit WriteAheadLog(WalOptions options);
+
+ private:
   struct Segment {
     std::uint64_t id = 0;
     std::string path;
     std::uint64_t frames = 0;
     std::uint64_t done = 0;
-    std::uint64_t min_lsn = UINT64_MAX;
-    std::uint64_t max_lsn = 0;
     std::uint64_t bytes = 0;
   };
   struct Location {
-    std::uint64_t segment;
+    std::string path;
     std::uint64_t offset;
     std::uint64_t length;
   };
-  explicit WriteAheadLog(WalOptions options);
+  struct Waiter {
+    std::vector<Frame> frames;
+    AppendDone done;
+  };
 
- private:
   Status scan();
+  Status scan_segment(std::uint64_t id, const std::string& path, bool last,
+                      std::unordered_map<std::uint64_t, Location>& frames,
+                      std::unordered_map<std::uint64_t, std::uint64_t>& segment_of,
+                      std::vector<std::uint64_t>& done);
   Status open_segment(std::uint64_t id);
   void writer_loop();
+  /// Writes and syncs `buffer` into the active segment, retrying with backoff; false if stopping.
+  bool write_durably(const std::vector<std::uint8_t>& buffer, bool sync);
   void delete_done_prefix(std::vector<std::string>& to_unlink);  // requires mu_
-  Segment* segment_of(std::uint64_t lsn);                        // requires mu_
+  void remove_segments(const std::vector<std::string>& paths);
 
   WalOptions options_;
+  fs::FileSystem& fs_;
+  WalRecovery recovery_report_;
   mutable std::mutex mu_;
   std::condition_variable work_cv_;
   std::condition_variable durable_cv_;
-  std::map<std::uint64_t, Segment> segments_;  // by id, oldest first; the last one is active
-  net::Fd active_;
+  std::map<std::uint64_t, Segment> segments_;              // by id, oldest first; the last one is active
+  std::unordered_map<std::uint64_t, std::uint64_t> live_;  // lsn -> segment id, for frames not done
+  std::unique_ptr<fs::WritableFile> active_;
   std::vector<std::uint8_t> pending_;
-  std::uint64_t pending_frames_ = 0;
-  std::uint64_t pending_min_lsn_ = UINT64_MAX;
-  std::uint64_t pending_max_lsn_ = 0;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> pending_lsns_;  // (first, count) runs
+  std::vector<Waiter> waiters_;
   std::uint64_t next_lsn_ = 1;
-  std::uint64_t enqueued_ticket_ = 0;
-  std::uint64_t durable_ticket_ = 0;
-  Status error_;
   bool stopping_ = false;
+  bool healthy_ = true;
+  bool unsynced_ = false;
+  std::string last_error_;
   std::map<std::uint64_t, Location> recovery_;  // lsn -> where the frame is, for replay
   std::chrono::steady_clock::time_point last_sync_{};
   std::thread writer_;

@@ -67,6 +67,7 @@ Result<DecodeEvent> FrameDecoder::next(std::span<const std::uint8_t>& input, Wir
     if (!error_.is_ok()) return error_;
     return DecodeEvent::kEndOfStream;
   }
+  if (awaiting_accept_) return DecodeEvent::kHeader;
   while (!input.empty()) {
     if (!in_payload_) {
       const std::size_t take = std::min(kHeaderBytes - header_fill_, input.size());
@@ -98,6 +99,10 @@ Result<DecodeEvent> FrameDecoder::next(std::span<const std::uint8_t>& input, Wir
       pending_.payload.clear();
       pending_.payload.reserve(std::min(payload_expected_, kReserveChunk));
       in_payload_ = true;
+      if (announce_) {
+        awaiting_accept_ = true;
+        return DecodeEvent::kHeader;
+      }
       continue;
     }
     const std::size_t take = std::min(payload_expected_ - pending_.payload.size(), input.size());

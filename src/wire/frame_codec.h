@@ -37,7 +37,14 @@ Status append_record(std::string_view name, std::span<const std::uint8_t> payloa
 std::array<std::uint8_t, kHeaderBytes> end_of_stream_record();
 
 /// What FrameDecoder::next found.
-enum class DecodeEvent { kNeedMore, kRecord, kEndOfStream };
+enum class DecodeEvent {
+  kNeedMore,
+  kRecord,
+  kEndOfStream,
+  /// With announce_headers: a header announced a payload of announced_bytes(); the decoder
+  /// consumes nothing more until accept_payload() (so the caller can reserve memory first).
+  kHeader,
+};
 
 /// Incremental, bounded parser. Bytes may arrive split at any boundary, down to one at a time.
 /// A length is checked against the limit before any payload memory is reserved, and payload
@@ -54,6 +61,11 @@ class FrameDecoder {
 
   /// True while part of a record has been consumed: a stream that closes now was truncated.
   bool mid_record() const { return header_fill_ > 0 || in_payload_; }
+  /// Makes next() stop at every header with a payload (kHeader).
+  void announce_headers(bool on) { announce_ = on; }
+  std::size_t announced_bytes() const { return payload_expected_; }
+  /// Lets the announced payload in.
+  void accept_payload() { awaiting_accept_ = false; }
   bool finished() const { return finished_; }
   std::size_t max_frame_bytes() const { return max_frame_bytes_; }
 
@@ -64,6 +76,8 @@ class FrameDecoder {
   bool in_payload_ = false;
   std::size_t payload_expected_ = 0;
   WireRecord pending_;
+  bool announce_ = false;
+  bool awaiting_accept_ = false;
   bool finished_ = false;
   Status error_;  // the framing error that finished the stream, repeated to later calls
 };

@@ -212,7 +212,7 @@ TEST(SourcePluginEndToEnd, RestartsAndErrorsShowInTheSourceStatsOfARunningPipeli
   ASSERT_TRUE(bundle) << bundle.status().to_string();
   auto sink = sink::JsonLinesSink::open(dir + "/results.jsonl");
   ASSERT_TRUE(sink);
-  engine::EngineConfig config;
+  PipelineConfig config;
   config.batch_interval = 100ms;
   config.block_interval = 25ms;
   engine::StreamingContext ctx(config, *bundle, **sink);

@@ -19,19 +19,28 @@ class FakeFrameSink final : public source::FrameSink {
  public:
   FakeFrameSink() : stats_("fake") {}
 
-  Status store(Frame frame) override {
+  Status store_many(std::vector<Frame>& frames) override {
     std::lock_guard lock(mu_);
     if (refuse_) {
       ++refusals_;
       changed_.notify_all();
       return Status(Code::kClosed, "refusing (test)");
     }
-    ++stats_.frames;
-    frames_.push_back(std::move(frame));
+    for (auto& frame : frames) {
+      ++stats_.frames;
+      frames_.push_back(std::move(frame));
+    }
     changed_.notify_all();
     return Status::ok();
   }
-  std::uint64_t open_stream(std::string_view) override {
+  // The event-loop path: unlimited memory, frames kept as the blocking path keeps them.
+  source::Reservation try_reserve(std::size_t, std::size_t) override { return {}; }
+  void unreserve(std::size_t) override {}
+  void admit(std::vector<Frame> frames, std::function<void(const Status&)> admitted) override {
+    admitted(store_many(frames));
+  }
+  void set_wake(std::function<void()>) override {}
+  Result<std::uint64_t> open_stream(std::string_view) override {
     std::lock_guard lock(mu_);
     ++streams_opened_;
     return next_stream_++;

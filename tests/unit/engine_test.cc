@@ -88,23 +88,43 @@ TEST(MemoryBudgetTest, PartialReleaseWakesOnlyWhenTheRequestFits) {
   EXPECT_EQ(budget.held(), 60u);
 }
 
-TEST(MemoryBudgetTest, OversizeRequestIsAdmittedWhenNothingIsHeld) {
+TEST(MemoryBudgetTest, ARequestThatCanNeverFitIsRefusedAtOnce) {
   MemoryBudget budget(100);
-  EXPECT_TRUE(budget.acquire(1000));
-  EXPECT_EQ(budget.held(), 1000u);
-  budget.release(1000);
+  EXPECT_FALSE(budget.fits(101));
+  EXPECT_TRUE(budget.fits(100));
+  EXPECT_FALSE(budget.acquire(1000)) << "refused, not admitted and not left waiting";
+  EXPECT_FALSE(budget.try_acquire(1000));
   EXPECT_EQ(budget.held(), 0u);
 }
 
-TEST(MemoryBudgetTest, OversizeRequestWaitsForAnEmptyBudget) {
+TEST(MemoryBudgetTest, TryAcquireFailsWhenFullAndWakesWhenRoomIsMade) {
   MemoryBudget budget(100);
-  ASSERT_TRUE(budget.acquire(10));
-  auto waiter = std::async(std::launch::async, [&] { return budget.acquire(1000); });
-  EXPECT_EQ(waiter.wait_for(kBlockedFor), std::future_status::timeout);
+  std::atomic<int> wakes{0};
+  budget.on_room([&] { ++wakes; });
+  ASSERT_TRUE(budget.try_acquire(80));
+  EXPECT_FALSE(budget.try_acquire(30));
+  EXPECT_EQ(wakes.load(), 0);
+  budget.release(50);
+  EXPECT_EQ(wakes.load(), 1) << "a refused caller is told once room is made";
+  EXPECT_TRUE(budget.try_acquire(30));
   budget.release(10);
+  EXPECT_EQ(wakes.load(), 1) << "no refusal since the last wake: nobody to tell";
+}
+
+TEST(MemoryBudgetTest, ExternalBytesAndAPauseHoldNewRequestsBack) {
+  MemoryBudget budget(100);
+  budget.set_external(90);
+  EXPECT_EQ(budget.held(), 90u);
+  EXPECT_FALSE(budget.try_acquire(20));
+  budget.set_external(0);
+  EXPECT_TRUE(budget.try_acquire(20));
+  budget.set_paused(true);
+  EXPECT_FALSE(budget.try_acquire(1)) << "paused: nothing new is admitted";
+  auto waiter = std::async(std::launch::async, [&] { return budget.acquire(1); });
+  EXPECT_EQ(waiter.wait_for(kBlockedFor), std::future_status::timeout);
+  budget.set_paused(false);
   ASSERT_EQ(waiter.wait_for(kGenerous), std::future_status::ready);
   EXPECT_TRUE(waiter.get());
-  EXPECT_EQ(budget.held(), 1000u);
 }
 
 TEST(MemoryBudgetTest, CloseFailsABlockedAcquire) {

@@ -93,17 +93,6 @@ extern "C" void* realloc(void* p, std::size_t size) {
 namespace sluice::test {
 namespace {
 
-class NullSink final : public sink::Sink {
- public:
-  Status write(std::span<const sink::ResultRecord> records) override {
-    for (const auto& r : records) failed_ += r.ok() ? 0 : 1;
-    written_ += records.size();
-    return Status::ok();
-  }
-  Status flush() override { return Status::ok(); }
-  std::size_t written_ = 0, failed_ = 0;
-};
-
 class HotPathAllocation : public ::testing::Test {
  protected:
   // Allocations made by the calling thread while the executor processes `count` frames.
@@ -118,15 +107,14 @@ class HotPathAllocation : public ::testing::Test {
       frame.payload = Payload(f.payload);
       run->blocks[0].frames.push_back(std::move(frame));
     }
-    run->tasks_left = 1;
-    const engine::Task task{run, 0, 0, count};
-    const std::size_t written = sink_.written_;
+    run->tasks_uncommitted = 1;
+    const engine::Task task{run, 0, 0, count, 0};
     counts = Counts{};
     counts.on = true;
-    executor.process(task);
+    executor.process(task, outcome_);
     counts.on = false;
-    EXPECT_EQ(sink_.written_ - written, count);
-    EXPECT_EQ(sink_.failed_, 0u);
+    EXPECT_EQ(outcome_.count, count);
+    for (const auto& r : outcome_.results()) EXPECT_TRUE(r.ok()) << r.error;
     return counts;
   }
 
@@ -139,7 +127,7 @@ class HotPathAllocation : public ::testing::Test {
     engine::ExecutorOptions options;
     options.cores = 1;  // inference on the calling thread, where the counting is
     options.max_batch = 64;
-    auto executor = engine::Executor::create(0, *bundle, options, {sink_, budget, metrics, nullptr});
+    auto executor = engine::Executor::create(0, *bundle, options, {budget, metrics});
     ASSERT_TRUE(executor) << executor.status().to_string();
     // Warm-up: buffers, decoder state and the runtime's arena reach their working size.
     for (int i = 0; i < 3; ++i) allocations_for(**executor, set, 64);
@@ -161,7 +149,8 @@ class HotPathAllocation : public ::testing::Test {
     EXPECT_EQ(large.unknown, 0u) << "allocations that could not be attributed";
   }
 
-  NullSink sink_;
+  // The committer's pooled outcome, reused as it is in the pipeline.
+  engine::TaskOutcome outcome_;
 };
 
 TEST_F(HotPathAllocation, PngFramesOfTheMainJobAllocateNothingPerFrame) {

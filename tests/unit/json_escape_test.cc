@@ -171,6 +171,7 @@ TEST(JsonLinesTest, ErrorRecordParses) {
   r.name = "bad\n.jpg";
   r.batch = 2;
   r.latency_ms = 0.5;
+  r.error_code = Code::kDecode;
   r.error = "decode: payload of 5 bytes is neither JPEG nor PNG \"x\"";
   std::string line;
   sink::append_json_line(r, line);

@@ -7,14 +7,15 @@
 #include <thread>
 
 #include "http/http_server.h"
-#include "observe/batch_history.h"
+#include "monitor/batch_history.h"
+#include "monitor/result_observer.h"
 #include "observe/histogram.h"
 #include "observe/histogram_window.h"
 #include "observe/label_window.h"
+#include "observe/pipeline_metrics.h"
 #include "observe/process_memory.h"
 #include "observe/prometheus_text.h"
 #include "observe/rate_window.h"
-#include "observe/result_observer.h"
 
 namespace sluice::observe {
 namespace {
@@ -155,7 +156,7 @@ TEST(RateWindow, MeasuresTheRecentRate) {
 }
 
 TEST(BatchHistory, KeepsTheLatestBatchesAndObservesTheirTimes) {
-  BatchHistory history(3);
+  monitor::BatchHistory history(3);
   for (std::uint64_t id = 1; id <= 5; ++id) {
     engine::BatchInfo info;
     info.id = id;
@@ -175,35 +176,35 @@ TEST(BatchHistory, KeepsTheLatestBatchesAndObservesTheirTimes) {
   EXPECT_LT(age, std::chrono::minutes(1)) << "wall time is now-ish";
 }
 
-class CollectingSink final : public sink::Sink {
- public:
-  Status write(std::span<const sink::ResultRecord> records) override {
-    lines += records.size();
-    return Status::ok();
-  }
-  Status flush() override { return Status::ok(); }
-  std::size_t lines = 0;
-};
-
-TEST(ResultObserver, CountsFailuresByReasonLabelsAndLatencyThenForwards) {
-  CollectingSink next;
-  ResultObserver observer(next);
-  std::vector<sink::ResultRecord> records(3);
+TEST(ResultObserver, ObservesLatencyAndTopLabelsOfLinesWrittenOnly) {
+  monitor::ResultObserver observer;
+  std::vector<sink::ResultRecord> records(4);
   records[0].latency_ms = 10;
   records[0].top.push_back({4, "Coat", 0.9f});
   records[1].latency_ms = 20;
+  records[1].error_code = Code::kDecode;
   records[1].error = "decode: payload of 12 bytes is neither JPEG nor PNG";
   records[2].latency_ms = 30;
-  records[2].error = "no colon here";
-  ASSERT_TRUE(observer.write(records));
-  EXPECT_EQ(next.lines, 3u);
-  const auto failures = observer.failures();
-  EXPECT_EQ(failures.at("decode"), 1u);
-  EXPECT_EQ(failures.at("unknown"), 1u);
+  records[2].top.push_back({5, "Sandal", 0.8f});
+  records[3].latency_ms = 40;
+  records[3].top.push_back({5, "Sandal", 0.8f});
+  records[3].duplicate = true;  // no line was written for it
+  observer.on_results(records);
   EXPECT_EQ(observer.latency().snapshot().count, 3u);
   const auto labels = observer.top_labels(5);
-  ASSERT_EQ(labels.size(), 1u);
-  EXPECT_EQ(labels[0].label, "Coat");
+  ASSERT_EQ(labels.size(), 2u);
+  EXPECT_EQ(labels[0].count + labels[1].count, 2u);
+}
+
+TEST(PipelineMetrics, CountsErrorLinesByTheirCode) {
+  PipelineMetrics metrics;
+  metrics.count_error_line(Code::kDecode);
+  metrics.count_error_line(Code::kDecode);
+  metrics.count_error_line(Code::kLimit);
+  const auto by_reason = metrics.error_lines_by_reason();
+  EXPECT_EQ(by_reason.at("decode"), 2u);
+  EXPECT_EQ(by_reason.at("limit"), 1u);
+  EXPECT_EQ(by_reason.count("model"), 0u);
 }
 
 TEST(ProcessMemory, ReadsAPlausibleResidentSize) {

@@ -17,7 +17,7 @@
 
 namespace sluice::store {
 namespace {
-namespace fs = std::filesystem;
+namespace stdfs = std::filesystem;
 
 Frame make_frame(std::uint64_t stream, std::uint64_t seq, std::size_t bytes = 100) {
   Frame f;
@@ -48,7 +48,7 @@ std::vector<Frame> replay_all(WriteAheadLog& wal) {
 
 std::size_t segment_files(const std::string& dir) {
   std::size_t n = 0;
-  for (const auto& e : fs::directory_iterator(dir)) n += e.path().extension() == ".log";
+  for (const auto& e : stdfs::directory_iterator(dir)) n += e.path().extension() == ".log";
   return n;
 }
 
@@ -141,11 +141,11 @@ TEST(WalTest, CutsATornTailAndKeepsEverythingBeforeIt) {
     ASSERT_TRUE((*wal)->append(frames));
   }
   std::string last;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    if (e.path().extension() == ".log" && fs::file_size(e.path()) > 0) last = e.path().string();
+  for (const auto& e : stdfs::directory_iterator(dir)) {
+    if (e.path().extension() == ".log" && stdfs::file_size(e.path()) > 0) last = e.path().string();
   }
   ASSERT_FALSE(last.empty());
-  const auto good_size = fs::file_size(last);
+  const auto good_size = stdfs::file_size(last);
   {
     // Half a record, as a crash in the middle of a write leaves it.
     std::vector<std::uint8_t> partial;
@@ -157,7 +157,7 @@ TEST(WalTest, CutsATornTailAndKeepsEverythingBeforeIt) {
   auto wal = WriteAheadLog::open({dir});
   ASSERT_TRUE(wal) << wal.status().to_string();
   EXPECT_EQ((*wal)->pending_recovery(), 5u);
-  EXPECT_EQ(fs::file_size(last), good_size);
+  EXPECT_EQ(stdfs::file_size(last), good_size);
   EXPECT_EQ(replay_all(**wal).size(), 5u);
 }
 
@@ -243,8 +243,9 @@ TEST(JsonLinesSinkTest, DedupCountsLinesAlreadyInTheFileAndCutsATornLine) {
   {
     auto sink = sink::JsonLinesSink::open(path);
     ASSERT_TRUE(sink);
-    const std::vector<sink::ResultRecord> first{record(5, 0), record(5, 1)};
+    std::vector<sink::ResultRecord> first{record(5, 0), record(5, 1)};
     ASSERT_TRUE((*sink)->write(first));
+    ASSERT_TRUE((*sink)->commit(sink::Durability::kFlushed));
   }
   {
     std::ofstream out(path, std::ios::app);
@@ -252,10 +253,13 @@ TEST(JsonLinesSinkTest, DedupCountsLinesAlreadyInTheFileAndCutsATornLine) {
   }
   auto sink = sink::JsonLinesSink::open(path, {.append = false, .dedup = true});
   ASSERT_TRUE(sink) << sink.status().to_string();
-  const std::vector<sink::ResultRecord> again{record(5, 1), record(5, 2), record(5, 2), record(6, 0)};
+  std::vector<sink::ResultRecord> again{record(5, 1), record(5, 2), record(5, 2), record(6, 0)};
   ASSERT_TRUE((*sink)->write(again));
-  ASSERT_TRUE((*sink)->flush());
-  EXPECT_EQ((*sink)->duplicates_suppressed(), 2u);
+  ASSERT_TRUE((*sink)->commit(sink::Durability::kSynced));
+  EXPECT_TRUE(again[0].duplicate);
+  EXPECT_FALSE(again[1].duplicate);
+  EXPECT_TRUE(again[2].duplicate);
+  EXPECT_FALSE(again[3].duplicate);
   const auto lines = test::read_lines(path);
   ASSERT_EQ(lines.size(), 4u);
   EXPECT_NE(lines[2].find(R"("stream":5,"seq":2)"), std::string::npos);
@@ -273,13 +277,15 @@ TEST(StreamIdAllocatorTest, NeverRepeatsAnIdAcrossRestarts) {
   std::set<std::uint64_t> ids;
   for (int run = 0; run < 3; ++run) {
     engine::StreamIdAllocator alloc;
-    alloc.persist_in(dir + "/stream-ids");
-    for (int i = 0; i < 1500; ++i) EXPECT_TRUE(ids.insert(alloc.next()).second);
+    ASSERT_TRUE(alloc.persist_in(fs::FileSystem::posix(), dir + "/stream-ids"));
+    for (int i = 0; i < 1500; ++i) EXPECT_TRUE(ids.insert(*alloc.next()).second);
   }
   EXPECT_EQ(ids.size(), 4500u);
   engine::StreamIdAllocator plain;
-  EXPECT_EQ(plain.next(), 1u);
-  EXPECT_EQ(plain.next(), 2u);
+  EXPECT_EQ(*plain.next(), 1u);
+  EXPECT_EQ(*plain.next(), 2u);
+  plain.raise_floor(40);
+  EXPECT_EQ(*plain.next(), 41u);
 }
 
 }  // namespace

@@ -1,10 +1,10 @@
-#include "http/status_json.h"
+#include "monitor/status_json.h"
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "unknown"
 #endif
 
-namespace sluice::http {
+namespace sluice::monitor {
 namespace {
 double ms(std::chrono::microseconds us) {
   return static_cast<double>(us.count()) / 1000.0;
@@ -15,7 +15,7 @@ nlohmann::json optional_json(const std::optional<T>& v) {
 }
 }  // namespace
 
-nlohmann::json status_json(const observe::PipelineStatus& s, const engine::StreamingContext& ctx) {
+nlohmann::json status_json(const PipelineStatus& s, const engine::StreamingContext& ctx) {
   using nlohmann::json;
   const auto& c = ctx.config();
   json sources = json::array();
@@ -40,7 +40,8 @@ nlohmann::json status_json(const observe::PipelineStatus& s, const engine::Strea
       {"now_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
                      std::chrono::system_clock::now().time_since_epoch())
                      .count()},
-      {"model", ctx.model_description()},
+      {"model", s.model},
+      {"plan", ctx.plan_reason()},
       {"config",
        {{"batch_interval_ms", c.batch_interval.count()},
         {"block_interval_ms", c.block_interval.count()},
@@ -53,11 +54,15 @@ nlohmann::json status_json(const observe::PipelineStatus& s, const engine::Strea
        {{"received", s.received},
         {"processed", s.processed},
         {"failed", s.failed},
+        {"duplicates", s.duplicates},
         {"in_flight", s.in_flight},
         {"received_per_second", s.received_per_second},
         {"answered_per_second", s.processed_per_second}}},
       {"batches", s.batches},
       {"sink_errors", s.sink_errors},
+      {"output", {{"ok", s.output_ok}, {"error", s.output_error}, {"lines_waiting", s.lines_waiting}}},
+      {"wal_ok", optional_json(s.wal_ok)},
+      {"warnings", s.warnings},
       {"latency_ms",
        {{"p50", s.latency_p50_ms}, {"p99", s.latency_p99_ms}, {"samples", s.recent_latency_samples}}},
       {"queue",
@@ -74,7 +79,7 @@ nlohmann::json status_json(const observe::PipelineStatus& s, const engine::Strea
   };
 }
 
-nlohmann::json batches_json(const std::vector<observe::BatchRecord>& batches,
+nlohmann::json batches_json(const std::vector<BatchRecord>& batches,
                             std::chrono::milliseconds batch_interval) {
   nlohmann::json out = nlohmann::json::array();
   const double interval_s = static_cast<double>(batch_interval.count()) / 1000.0;
@@ -96,4 +101,4 @@ nlohmann::json batches_json(const std::vector<observe::BatchRecord>& batches,
   return out;
 }
 
-}  // namespace sluice::http
+}  // namespace sluice::monitor

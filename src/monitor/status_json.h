@@ -6,15 +6,15 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/streaming_context.h"
-#include "observe/batch_history.h"
-#include "observe/pipeline_status.h"
+#include "monitor/batch_history.h"
+#include "monitor/pipeline_status.h"
 
-namespace sluice::http {
+namespace sluice::monitor {
 
 /// /api/status: totals, rates, latency, queue, memory, sources, failures, labels and the plan.
-nlohmann::json status_json(const observe::PipelineStatus& status, const engine::StreamingContext& context);
+nlohmann::json status_json(const PipelineStatus& status, const engine::StreamingContext& context);
 /// /api/batches: the given batches, oldest first; times in ms, wall-clock time in ms since the epoch.
-nlohmann::json batches_json(const std::vector<observe::BatchRecord>& batches,
+nlohmann::json batches_json(const std::vector<BatchRecord>& batches,
                             std::chrono::milliseconds batch_interval);
 
-}  // namespace sluice::http
+}  // namespace sluice::monitor

@@ -1,8 +1,8 @@
-#include "observe/pipeline_status.h"
+#include "monitor/pipeline_status.h"
 
 #include "observe/process_memory.h"
 
-namespace sluice::observe {
+namespace sluice::monitor {
 namespace {
 constexpr std::size_t kTopLabels = 10;
 constexpr std::size_t kStabilityBatches = 10;
@@ -23,16 +23,23 @@ PipelineStatus StatusSampler::sample() {
   s.received = metrics.frames_received.load();
   s.processed = metrics.frames_succeeded.load();
   s.failed = metrics.frames_failed.load();
-  s.in_flight = s.received >= s.processed + s.failed ? s.received - s.processed - s.failed : 0;
+  s.duplicates = metrics.duplicates_suppressed.load();
+  s.in_flight = metrics.in_flight();
   s.batches = metrics.batches_completed.load();
-  s.sink_errors = metrics.sink_errors.load();
+  s.sink_errors = metrics.sink_write_failures.load();
+  s.output_ok = ctx.sink_healthy();
+  if (!s.output_ok) s.output_error = ctx.sink_error();
+  s.lines_waiting = ctx.lines_waiting();
+  if (const auto* wal = ctx.wal()) s.wal_ok = wal->healthy();
+  s.warnings = view_.warnings;
+  s.model = ctx.model_description();
   s.queued_tasks = ctx.queued_tasks();
   s.store_blocks = ctx.store_blocks();
   s.store_bytes = ctx.store_bytes();
   s.budget_held_bytes = ctx.budget_held();
-  s.memory_budget_bytes = ctx.config().memory_budget;
-  s.resident_memory_bytes = resident_memory_bytes();
-  s.failures = view_.results.failures();
+  s.memory_budget_bytes = ctx.budget_limit();
+  s.resident_memory_bytes = observe::resident_memory_bytes();
+  s.failures = metrics.error_lines_by_reason();
   s.top_labels = view_.results.top_labels(kTopLabels);
 
   const auto recent = view_.batches.latest(kStabilityBatches);
@@ -56,7 +63,7 @@ PipelineStatus StatusSampler::sample() {
     const auto& stats = ctx.source_stats(i);
     SourceStatus src;
     src.name = stats.name();
-    src.state = source_state_name(stats.state());
+    src.state = observe::source_state_name(stats.state());
     src.frames = stats.frames.load();
     src.bytes = stats.bytes.load();
     src.errors = stats.errors.load();
@@ -66,11 +73,11 @@ PipelineStatus StatusSampler::sample() {
     if (const double limit = ctx.rate_limit(i); limit > 0) src.rate_limit = limit;
     source_rates_[i].sample(now, src.frames);
     src.frames_per_second = source_rates_[i].per_second();
-    src.active =
-        stats.state() == SourceState::kRunning && (src.frames_per_second > 0 || src.streams_open > 0);
+    src.active = stats.state() == observe::SourceState::kRunning &&
+                 (src.frames_per_second > 0 || src.streams_open > 0);
     s.sources.push_back(std::move(src));
   }
   return s;
 }
 
-}  // namespace sluice::observe
+}  // namespace sluice::monitor

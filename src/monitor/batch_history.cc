@@ -1,8 +1,8 @@
-#include "observe/batch_history.h"
+#include "monitor/batch_history.h"
 
 #include <algorithm>
 
-namespace sluice::observe {
+namespace sluice::monitor {
 namespace {
 double seconds(std::chrono::microseconds us) {
   return static_cast<double>(us.count()) / 1e6;
@@ -30,4 +30,4 @@ std::vector<BatchRecord> BatchHistory::latest(std::size_t n) const {
   return {batches_.end() - static_cast<std::ptrdiff_t>(take), batches_.end()};
 }
 
-}  // namespace sluice::observe
+}  // namespace sluice::monitor

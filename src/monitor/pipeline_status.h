@@ -10,12 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "monitor/pipeline_view.h"
 #include "observe/histogram_window.h"
 #include "observe/label_window.h"
-#include "observe/pipeline_view.h"
 #include "observe/rate_window.h"
 
-namespace sluice::observe {
+namespace sluice::monitor {
 
 struct SourceStatus {
   std::string name;
@@ -32,13 +32,23 @@ struct SourceStatus {
 };
 
 struct PipelineStatus {
+  std::string model;  // the backend's description of the model
   double uptime_seconds = 0;
-  std::uint64_t received = 0;   // frames accepted
-  std::uint64_t processed = 0;  // frames with a prediction line
-  std::uint64_t failed = 0;     // frames with an error line
-  std::uint64_t in_flight = 0;  // accepted, no line yet: the queue depth in frames
+  std::uint64_t received = 0;    // frames accepted
+  std::uint64_t processed = 0;   // frames with a prediction line
+  std::uint64_t failed = 0;      // frames with an error line
+  std::uint64_t duplicates = 0;  // --dedup: frames whose line was already there
+  std::uint64_t in_flight = 0;   // accepted, not done yet: the queue depth in frames
   std::uint64_t batches = 0;
-  std::uint64_t sink_errors = 0;
+  std::uint64_t sink_errors = 0;  // output writes that failed (and were retried)
+  /// The output: false while it cannot be written (then no frame is accepted), and why.
+  bool output_ok = true;
+  std::string output_error;
+  std::uint64_t lines_waiting = 0;  // results ready, waiting to be written
+  /// The write-ahead log, when there is one: false while its writes fail.
+  std::optional<bool> wal_ok;
+  /// Conditions an operator should know about (an int8 model on a CPU without VNNI, ...).
+  std::vector<std::string> warnings;
   double received_per_second = 0;            // over the last ~5 s
   double processed_per_second = 0;           // lines (predictions and errors) per second
   std::uint64_t recent_latency_samples = 0;  // frames answered in the last ~10 s
@@ -55,7 +65,7 @@ struct PipelineStatus {
   std::optional<bool> stable;
   std::vector<SourceStatus> sources;
   std::map<std::string, std::uint64_t> failures;  // error lines by reason
-  std::vector<LabelCount> top_labels;             // last minute
+  std::vector<observe::LabelCount> top_labels;    // last minute
 };
 
 /// Thread-safe: several readers (HTTP threads, the terminal) may sample at once.
@@ -69,10 +79,10 @@ class StatusSampler {
   PipelineView view_;
   Clock::time_point started_;
   std::mutex mu_;
-  RateWindow received_rate_;
-  RateWindow answered_rate_;
-  std::vector<RateWindow> source_rates_;
-  HistogramWindow latency_window_;
+  observe::RateWindow received_rate_;
+  observe::RateWindow answered_rate_;
+  std::vector<observe::RateWindow> source_rates_;
+  observe::HistogramWindow latency_window_;
 };
 
-}  // namespace sluice::observe
+}  // namespace sluice::monitor

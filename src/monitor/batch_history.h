@@ -11,7 +11,7 @@
 #include "engine/batch_info.h"
 #include "observe/histogram.h"
 
-namespace sluice::observe {
+namespace sluice::monitor {
 
 struct BatchRecord {
   engine::BatchInfo info;
@@ -30,17 +30,17 @@ class BatchHistory final : public engine::BatchListener {
   std::size_t capacity() const { return capacity_; }
 
   // In seconds, one observation per batch.
-  const Histogram& processing_time() const { return processing_time_; }
-  const Histogram& scheduling_delay() const { return scheduling_delay_; }
-  const Histogram& total_delay() const { return total_delay_; }
+  const observe::Histogram& processing_time() const { return processing_time_; }
+  const observe::Histogram& scheduling_delay() const { return scheduling_delay_; }
+  const observe::Histogram& total_delay() const { return total_delay_; }
 
  private:
   std::size_t capacity_;
   mutable std::mutex mu_;
   std::deque<BatchRecord> batches_;
-  Histogram processing_time_;
-  Histogram scheduling_delay_;
-  Histogram total_delay_;
+  observe::Histogram processing_time_;
+  observe::Histogram scheduling_delay_;
+  observe::Histogram total_delay_;
 };
 
-}  // namespace sluice::observe
+}  // namespace sluice::monitor

@@ -1,0 +1,25 @@
+// One grammar for the durations, sizes, counts and flags that options, config files and
+// --source keys take.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string_view>
+
+#include "sluice/status.h"
+
+namespace sluice {
+
+/// "500us", "250ms", "1.5s", "2min" (also "m"), or a bare number of milliseconds. Negative values
+/// and unknown units are errors that give examples.
+Result<std::chrono::microseconds> parse_duration(std::string_view text);
+/// The same, rounded to the millisecond.
+Result<std::chrono::milliseconds> parse_duration_ms(std::string_view text);
+/// "4096" (bytes), "64KiB", "512MiB", "1GiB" (also K, M, G), or decimal "64KB", "1MB", "1GB".
+Result<std::uint64_t> parse_size(std::string_view text);
+/// A non-negative integer in decimal.
+Result<std::uint64_t> parse_count(std::string_view text);
+/// 1/0, true/false, yes/no, on/off.
+Result<bool> parse_flag(std::string_view text);
+
+}  // namespace sluice
