@@ -1,7 +1,10 @@
 #include "sluice/pipeline.h"
 
 #include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include <mutex>
 
 #include "api/submit_source.h"
 #include "engine/config_rules.h"
@@ -46,6 +49,16 @@ Result<model::ModelBundle> load_model(const PipelineConfig& config) {
   return model::load_bundle(config.model, overrides);
 }
 
+// A library must not write its log to the application's standard output: spdlog's own default
+// logger does, so it is replaced by one on stderr. A logger the application set stays.
+void use_stderr_for_logs() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (spdlog::default_logger()->name().empty())
+      spdlog::set_default_logger(spdlog::stderr_color_mt("sluice"));
+  });
+}
+
 }  // namespace
 
 class Pipeline::Impl {
@@ -73,9 +86,9 @@ Pipeline::~Pipeline() {
 }
 
 Result<std::unique_ptr<Pipeline>> Pipeline::load(PipelineConfig config, ResultCallback on_result) {
-  std::string plan_reason;
-  config = engine::with_defaults(std::move(config), &plan_reason);
-  if (auto st = engine::validate(config); !st) return st;
+  use_stderr_for_logs();
+  // The context fills in the derived defaults itself (and logs the plan it chose).
+  if (auto st = engine::validate(engine::with_defaults(config)); !st) return st;
   if (config.output.empty() && !on_result) {
     return Status(Code::kInvalidArgument,
                   "results need somewhere to go: give an output file or a result callback");

@@ -81,8 +81,9 @@ struct EngineOptions {
   std::string spill_dir;
   std::string disk_budget = "8GiB";
   void add_to(CLI::App& app);
-  /// The engine part of a PipelineConfig (batching, plan, limits, rate control, storage), with
-  /// the derived defaults filled in and checked; memory_budget is the resident-memory bound.
+  /// The engine part of a PipelineConfig (batching, plan, limits, rate control, storage), checked
+  /// with its derived defaults (left for the pipeline to fill in); memory_budget is the
+  /// resident-memory bound.
   /// Throws std::runtime_error on a bad value.
   PipelineConfig resolve(PipelineConfig base = {}) const;
 };

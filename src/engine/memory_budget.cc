@@ -86,6 +86,9 @@ void MemoryBudget::close() {
     starved_ = true;
   }
   wake();
+  // The sources that registered wakers may go away after the pipeline stops.
+  std::lock_guard lock(mu_);
+  wakers_.clear();
 }
 
 std::size_t MemoryBudget::limit() const {

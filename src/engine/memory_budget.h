@@ -36,7 +36,8 @@ class MemoryBudget {
   /// While paused nothing new is admitted (the output cannot be written); resuming wakes waiters.
   void set_paused(bool paused);
   bool paused() const;
-  /// Wakes every waiter; later acquire calls fail. Used at shutdown.
+  /// Wakes every waiter (and every waker, once more), then forgets the wakers; later acquire
+  /// calls fail. Used at shutdown.
   void close();
 
   std::size_t held() const;

@@ -169,11 +169,18 @@ std::uint64_t StreamingContext::stop(Clock::time_point deadline) {
     sources_[i]->stop();
     if (i < source_stats_.size()) source_stats_[i]->set_state(observe::SourceState::kStopped);
   }
+  // Frames still on their way through the log join the last batch.
+  if (wal_ != nullptr && !wal_->drain(deadline)) {
+    spdlog::error("the write-ahead log could not write its last frames ({}); they were not accepted",
+                  wal_->last_error());
+    wal_->close();  // their admissions fail now, while the pipeline they would enter still exists
+  }
   if (scheduler_) scheduler_->stop();
   tasks_.close();
   for (auto& t : executor_threads_) t.join();
   executor_threads_.clear();
   left_without_line_ = committer_.stop(deadline);
+  if (wal_ != nullptr) wal_->close();  // with the last done records
   budget_.close();
   decode_budget_.close();
   if (started_) {

@@ -81,12 +81,17 @@ Result<std::unique_ptr<WriteAheadLog>> WriteAheadLog::open(const WalOptions& opt
 }
 
 WriteAheadLog::~WriteAheadLog() {
+  close();
+}
+
+void WriteAheadLog::close() {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
   }
   work_cv_.notify_all();
-  if (writer_.joinable()) writer_.join();
+  if (!writer_.joinable()) return;
+  writer_.join();
   if (active_) (void)active_->sync();
 }
 
@@ -319,8 +324,15 @@ void WriteAheadLog::append_async(std::vector<Frame> frames, AppendDone done) {
     frame.wal_lsn = lsn;
   }
   waiters_.push_back(Waiter{std::move(frames), std::move(done)});
+  ++appends_;
   lock.unlock();
   work_cv_.notify_one();
+}
+
+bool WriteAheadLog::drain(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(mu_);
+  const std::uint64_t target = appends_;
+  return durable_cv_.wait_until(lock, deadline, [&] { return completed_ >= target; });
 }
 
 Status WriteAheadLog::append(std::span<Frame> frames) {
@@ -469,8 +481,10 @@ void WriteAheadLog::writer_loop() {
         written ? Status::ok()
                 : Status(Code::kClosed, "the write-ahead log closed before these frames were logged");
     for (auto& w : waiters) w.done(outcome, std::move(w.frames));
-    waiters.clear();
     lock.lock();
+    completed_ += waiters.size();
+    waiters.clear();
+    durable_cv_.notify_all();
   }
 }
 

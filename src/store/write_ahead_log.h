@@ -57,7 +57,12 @@ class WriteAheadLog {
   /// (a torn tail is cut; corruption inside a segment is skipped, reported and kept aside), and
   /// starts the writer.
   static Result<std::unique_ptr<WriteAheadLog>> open(const WalOptions& options);
+  /// close().
   ~WriteAheadLog();
+  /// Writes what is queued (done records included) and stops the writer; appends still waiting
+  /// for a write that keeps failing get kClosed. Later appends fail; later mark_done calls are
+  /// not recorded. Idempotent.
+  void close();
   WriteAheadLog(const WriteAheadLog&) = delete;
   WriteAheadLog& operator=(const WriteAheadLog&) = delete;
 
@@ -75,6 +80,9 @@ class WriteAheadLog {
   void append_async(std::vector<Frame> frames, AppendDone done);
   /// Logs `frames` and waits until they are durable.
   Status append(std::span<Frame> frames);
+  /// Returns true once every append made before the call is durable and its `done` has run;
+  /// false if that has not happened by `deadline` (writes keep failing).
+  bool drain(std::chrono::steady_clock::time_point deadline);
   /// Records that these frames' result lines are durable. Does not wait.
   void mark_done(std::span<const std::uint64_t> lsns);
 
@@ -128,6 +136,8 @@ class WriteAheadLog {
   std::vector<std::uint8_t> pending_;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> pending_lsns_;  // (first, count) runs
   std::vector<Waiter> waiters_;
+  std::uint64_t appends_ = 0;    // append_async calls queued so far
+  std::uint64_t completed_ = 0;  // of those, whose `done` has run
   std::uint64_t next_lsn_ = 1;
   bool stopping_ = false;
   bool healthy_ = true;
