@@ -5,7 +5,7 @@ namespace sluice::api {
 Status SubmitSource::start(source::FrameSink& sink) {
   auto stream = sink.open_stream("submit()");
   if (!stream) return stream.status();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   sink_ = &sink;
   stream_ = *stream;
   return Status::ok();
@@ -13,14 +13,14 @@ Status SubmitSource::start(source::FrameSink& sink) {
 
 void SubmitSource::stop() {
   stopped_ = true;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (sink_ != nullptr) sink_->close_stream(stream_, Status::ok());
   sink_ = nullptr;
 }
 
 Status SubmitSource::submit(Frame frame) {
   if (stopped_) return Status(Code::kClosed, "the pipeline is stopped");
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (sink_ == nullptr) return Status(Code::kClosed, "the pipeline is not running (call start() first)");
   frame.stream = stream_;
   frame.seq = next_seq_;

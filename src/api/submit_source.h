@@ -2,9 +2,9 @@
 #pragma once
 
 #include <atomic>
-#include <mutex>
 
 #include "source/source.h"
+#include "util/mutex.h"
 
 namespace sluice::api {
 
@@ -18,10 +18,10 @@ class SubmitSource final : public source::Source {
   Status submit(Frame frame);
 
  private:
-  std::mutex mu_;  // numbers and stores frames one at a time, so seq order is store order
-  source::FrameSink* sink_ = nullptr;
-  std::uint64_t stream_ = 0;
-  std::uint64_t next_seq_ = 0;
+  Mutex mu_;  // numbers and stores frames one at a time, so seq order is store order
+  source::FrameSink* sink_ GUARDED_BY(mu_) = nullptr;
+  std::uint64_t stream_ GUARDED_BY(mu_) = 0;
+  std::uint64_t next_seq_ GUARDED_BY(mu_) = 0;
   std::atomic<bool> stopped_{false};
 };
 

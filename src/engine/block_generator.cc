@@ -3,7 +3,7 @@
 namespace sluice::engine {
 
 void BlockGenerator::append(Frame frame) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (current_.empty()) oldest_ = frame.arrival;
   current_bytes_ += frame.payload.size();
   current_.push_back(std::move(frame));
@@ -12,7 +12,7 @@ void BlockGenerator::append(Frame frame) {
 std::optional<Block> BlockGenerator::seal(std::uint64_t block_id, Clock::time_point now) {
   Block block;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (current_.empty()) return std::nullopt;
     block.frames.swap(current_);
     block.bytes = current_bytes_;
@@ -25,12 +25,12 @@ std::optional<Block> BlockGenerator::seal(std::uint64_t block_id, Clock::time_po
 }
 
 std::size_t BlockGenerator::pending() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return current_.size();
 }
 
 std::optional<Clock::time_point> BlockGenerator::oldest_arrival() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (current_.empty()) return std::nullopt;
   return oldest_;
 }

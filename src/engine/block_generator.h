@@ -2,10 +2,10 @@
 #pragma once
 
 #include <cstdint>
-#include <mutex>
 #include <optional>
 
 #include "engine/block.h"
+#include "util/mutex.h"
 
 namespace sluice::engine {
 
@@ -26,10 +26,10 @@ class BlockGenerator {
 
  private:
   const std::size_t source_;
-  mutable std::mutex mu_;
-  std::vector<Frame> current_;
-  std::size_t current_bytes_ = 0;
-  Clock::time_point oldest_{};
+  mutable Mutex mu_;
+  std::vector<Frame> current_ GUARDED_BY(mu_);
+  std::size_t current_bytes_ GUARDED_BY(mu_) = 0;
+  Clock::time_point oldest_ GUARDED_BY(mu_){};
 };
 
 }  // namespace sluice::engine

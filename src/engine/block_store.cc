@@ -37,7 +37,7 @@ void BlockStore::configure(SpillPolicy policy, MemoryBudget* budget) {
 }
 
 std::uint64_t BlockStore::spilled_bytes() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::uint64_t n = 0;
   for (const auto& weak : live_spills_) {
     if (auto live = weak.lock()) n += static_cast<const store::SpillFile*>(live.get())->bytes();
@@ -58,7 +58,7 @@ void BlockStore::put(Block block) {
       block.spill = std::move(*spill);
       budget_->release(block.bytes);  // the payloads left memory
       ++spilled_blocks_;
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       std::erase_if(live_spills_, [](const auto& w) { return w.expired(); });
       live_spills_.push_back(std::shared_ptr<const void>(block.spill));
       block.bytes = 0;
@@ -66,13 +66,13 @@ void BlockStore::put(Block block) {
       spdlog::warn("block {} stays in memory: {}", block.id, spill.status().to_string());
     }
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   bytes_ += block.bytes;
   blocks_.push_back(std::move(block));
 }
 
 std::vector<Block> BlockStore::take_all() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<Block> out(std::make_move_iterator(blocks_.begin()), std::make_move_iterator(blocks_.end()));
   blocks_.clear();
   bytes_ = 0;
@@ -80,12 +80,12 @@ std::vector<Block> BlockStore::take_all() {
 }
 
 std::size_t BlockStore::blocks() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return blocks_.size();
 }
 
 std::size_t BlockStore::bytes() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return bytes_;
 }
 

@@ -5,7 +5,6 @@
 #include <atomic>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -13,6 +12,7 @@
 #include "engine/memory_budget.h"
 #include "sluice/pipeline_config.h"
 #include "sluice/status.h"
+#include "util/mutex.h"
 
 namespace sluice::engine {
 
@@ -51,11 +51,11 @@ class BlockStore {
 
   SpillPolicy policy_;
   MemoryBudget* budget_ = nullptr;
-  mutable std::mutex mu_;
-  std::deque<Block> blocks_;
-  std::size_t bytes_ = 0;
+  mutable Mutex mu_;
+  std::deque<Block> blocks_ GUARDED_BY(mu_);
+  std::size_t bytes_ GUARDED_BY(mu_) = 0;
   std::atomic<std::uint64_t> spilled_blocks_{0};
-  std::vector<std::weak_ptr<const void>> live_spills_;  // to total the bytes still on disk
+  std::vector<std::weak_ptr<const void>> live_spills_ GUARDED_BY(mu_);  // to total the bytes still on disk
 };
 
 }  // namespace sluice::engine

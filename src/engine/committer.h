@@ -92,7 +92,6 @@ class Committer {
   std::map<std::uint64_t, std::unique_ptr<TaskOutcome>> ready_;
   std::uint64_t next_ = 0;  // the ticket to commit next
   bool stopping_ = false;
-  bool abandon_ = false;
   std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
   bool healthy_ = true;
   std::string last_error_;

@@ -22,7 +22,7 @@ void ContinuousScheduler::start() {
 void ContinuousScheduler::stop() {
   if (!thread_.joinable()) return;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
   wake_.notify_all();
@@ -32,7 +32,7 @@ void ContinuousScheduler::stop() {
 
 void ContinuousScheduler::frames_arrived() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (arrived_) return;  // already signalled; nothing to add
     arrived_ = true;
   }
@@ -51,9 +51,9 @@ void ContinuousScheduler::cut(Clock::time_point now) {
 }
 
 void ContinuousScheduler::run() {
-  std::unique_lock lock(mu_);
+  mu_.lock();
   while (!stopping_) {
-    lock.unlock();
+    mu_.unlock();
     const auto now = Clock::now();
     std::size_t pending = 0;
     std::optional<Clock::time_point> oldest;
@@ -65,7 +65,7 @@ void ContinuousScheduler::run() {
     const bool waited = oldest && now - *oldest >= options_.max_delay;
     if (full || (waited && !executors_busy_())) {
       cut(now);
-      lock.lock();
+      mu_.lock();
       continue;
     }
     // Sleep until a frame arrives, the oldest frame's delay runs out, or (with the executors
@@ -73,10 +73,11 @@ void ContinuousScheduler::run() {
     auto until = now + std::chrono::milliseconds(50);
     if (oldest)
       until = std::max(now + std::chrono::microseconds(200), std::min(until, *oldest + options_.max_delay));
-    lock.lock();
-    wake_.wait_until(lock, until, [&] { return stopping_ || arrived_; });
+    mu_.lock();
+    wake_.wait_until(mu_, until, [&]() REQUIRES(mu_) { return stopping_ || arrived_; });
     arrived_ = false;
   }
+  mu_.unlock();
 }
 
 }  // namespace sluice::engine

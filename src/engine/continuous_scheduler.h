@@ -3,15 +3,14 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "engine/batch_scheduler.h"
 #include "engine/block_generator.h"
 #include "engine/block_store.h"
+#include "util/mutex.h"
 
 namespace sluice::engine {
 
@@ -42,10 +41,10 @@ class ContinuousScheduler final : public BatchScheduler {
   SubmitBatch submit_;
   std::function<bool()> executors_busy_;
   std::uint64_t next_block_id_ = 1;
-  std::mutex mu_;
-  std::condition_variable wake_;
-  bool arrived_ = false;
-  bool stopping_ = false;
+  Mutex mu_;
+  CondVar wake_;
+  bool arrived_ GUARDED_BY(mu_) = false;
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

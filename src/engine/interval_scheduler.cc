@@ -17,7 +17,7 @@ void IntervalScheduler::start() {
 void IntervalScheduler::stop() {
   if (!thread_.joinable()) return;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
   wake_.notify_all();
@@ -45,11 +45,11 @@ void IntervalScheduler::run() {
   const auto start = Clock::now();
   auto next_block = start + options_.block_interval;
   auto next_batch = start + options_.batch_interval;
-  std::unique_lock lock(mu_);
+  mu_.lock();
   while (!stopping_) {
     const auto due = std::min(next_block, next_batch);
-    if (wake_.wait_until(lock, due, [&] { return stopping_; })) break;
-    lock.unlock();
+    if (wake_.wait_until(mu_, due, [&]() REQUIRES(mu_) { return stopping_; })) break;
+    mu_.unlock();
     const auto now = Clock::now();
     if (now >= next_block) {
       seal_blocks(now);
@@ -62,8 +62,9 @@ void IntervalScheduler::run() {
       cut_batch(next_batch);
       while (next_batch <= now) next_batch += options_.batch_interval;
     }
-    lock.lock();
+    mu_.lock();
   }
+  mu_.unlock();
 }
 
 }  // namespace sluice::engine

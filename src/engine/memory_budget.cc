@@ -7,21 +7,21 @@ bool MemoryBudget::room_for(std::size_t bytes) const {
 }
 
 bool MemoryBudget::fits(std::size_t bytes) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return bytes <= limit_;
 }
 
 bool MemoryBudget::acquire(std::size_t bytes) {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   if (bytes > limit_) return false;
-  freed_.wait(lock, [&] { return closed_ || room_for(bytes); });
+  freed_.wait(mu_, [&]() REQUIRES(mu_) { return closed_ || room_for(bytes); });
   if (closed_) return false;
   held_ += bytes;
   return true;
 }
 
 bool MemoryBudget::try_acquire(std::size_t bytes) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (closed_ || !room_for(bytes)) {
     starved_ = true;
     return false;
@@ -32,7 +32,7 @@ bool MemoryBudget::try_acquire(std::size_t bytes) {
 
 void MemoryBudget::release(std::size_t bytes) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     held_ -= bytes;
   }
   wake();
@@ -42,23 +42,28 @@ void MemoryBudget::wake() {
   freed_.notify_all();
   bool starved = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     starved = starved_;
     starved_ = false;
   }
   if (!starved) return;
-  for (const auto& waker : wakers_) waker();
+  std::vector<std::function<void()>> wakers;
+  {
+    MutexLock lock(mu_);
+    wakers = wakers_;
+  }
+  for (const auto& waker : wakers) waker();
 }
 
 void MemoryBudget::on_room(std::function<void()> waker) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   wakers_.push_back(std::move(waker));
 }
 
 void MemoryBudget::set_external(std::size_t bytes) {
   bool shrank = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     shrank = bytes < external_;
     external_ = bytes;
   }
@@ -67,7 +72,7 @@ void MemoryBudget::set_external(std::size_t bytes) {
 
 void MemoryBudget::set_paused(bool paused) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (paused_ == paused) return;
     paused_ = paused;
   }
@@ -75,30 +80,30 @@ void MemoryBudget::set_paused(bool paused) {
 }
 
 bool MemoryBudget::paused() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return paused_;
 }
 
 void MemoryBudget::close() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     closed_ = true;
     starved_ = true;
   }
   wake();
   // The sources that registered wakers may go away after the pipeline stops.
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   wakers_.clear();
 }
 
 std::size_t MemoryBudget::limit() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return limit_;
 }
 
 void MemoryBudget::set_limit(std::size_t limit_bytes) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     limit_ = limit_bytes;
     starved_ = true;
   }
@@ -106,7 +111,7 @@ void MemoryBudget::set_limit(std::size_t limit_bytes) {
 }
 
 std::size_t MemoryBudget::held() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return held_ + external_;
 }
 

@@ -1,11 +1,11 @@
 // MemoryBudget: the hard bound on the bytes of data in flight.
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
 #include <functional>
-#include <mutex>
 #include <vector>
+
+#include "util/mutex.h"
 
 namespace sluice::engine {
 
@@ -45,18 +45,18 @@ class MemoryBudget {
   void set_limit(std::size_t limit_bytes);
 
  private:
-  bool room_for(std::size_t bytes) const;  // requires mu_
+  bool room_for(std::size_t bytes) const REQUIRES(mu_);
   void wake();
 
-  std::size_t limit_;
-  mutable std::mutex mu_;
-  std::condition_variable freed_;
-  std::size_t held_ = 0;
-  std::size_t external_ = 0;
-  bool paused_ = false;
-  bool closed_ = false;
-  bool starved_ = false;  // a try_acquire failed since the last wake
-  std::vector<std::function<void()>> wakers_;
+  mutable Mutex mu_;
+  CondVar freed_;
+  std::size_t limit_ GUARDED_BY(mu_);
+  std::size_t held_ GUARDED_BY(mu_) = 0;
+  std::size_t external_ GUARDED_BY(mu_) = 0;
+  bool paused_ GUARDED_BY(mu_) = false;
+  bool closed_ GUARDED_BY(mu_) = false;
+  bool starved_ GUARDED_BY(mu_) = false;  // a try_acquire failed since the last wake
+  std::vector<std::function<void()>> wakers_ GUARDED_BY(mu_);
 };
 
 }  // namespace sluice::engine

@@ -20,7 +20,7 @@ RateLimiter& RateController::add_source() {
   // Spark's semantics: maxRate always caps; with backpressure the initial rate holds until the
   // first estimate, which then moves with every batch.
   const double initial = backpressure_ && initial_rate_ > 0 ? initial_rate_ : 0.0;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   limiters_.push_back(std::make_unique<RateLimiter>(cap(initial)));
   estimators_.emplace_back();
   if (backpressure_) estimators_.back().emplace(batch_interval_ms_, pid_);
@@ -29,7 +29,7 @@ RateLimiter& RateController::add_source() {
 
 double RateController::on_batch_completed(const BatchInfo& info, const std::vector<Block>& blocks,
                                           Clock::time_point started) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const auto batch_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(info.batch_time - started).count();
   for (std::size_t s = 0; s < estimators_.size(); ++s) {
@@ -49,12 +49,12 @@ double RateController::on_batch_completed(const BatchInfo& info, const std::vect
 }
 
 double RateController::rate(std::size_t i) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return i < limiters_.size() ? limiters_[i]->rate() : 0.0;
 }
 
 void RateController::close() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (auto& limiter : limiters_) limiter->close();
 }
 

@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -13,6 +12,7 @@
 #include "engine/pid_rate_estimator.h"
 #include "engine/rate_limiter.h"
 #include "sluice/pipeline_config.h"
+#include "util/mutex.h"
 
 namespace sluice::engine {
 
@@ -41,9 +41,9 @@ class RateController {
   double max_rate_;
   PidSettings pid_;
   std::int64_t batch_interval_ms_;
-  mutable std::mutex mu_;  // estimators are fed from the commit thread, rates read from anywhere
-  std::vector<std::unique_ptr<RateLimiter>> limiters_;
-  std::vector<std::optional<PidRateEstimator>> estimators_;
+  mutable Mutex mu_;  // estimators are fed from the commit thread, rates read from anywhere
+  std::vector<std::unique_ptr<RateLimiter>> limiters_ GUARDED_BY(mu_);
+  std::vector<std::optional<PidRateEstimator>> estimators_ GUARDED_BY(mu_);
 };
 
 }  // namespace sluice::engine

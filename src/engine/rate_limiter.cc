@@ -13,7 +13,7 @@ void RateLimiter::refill(Clock::time_point now) {
 }
 
 bool RateLimiter::acquire(double permits) {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   // Tokens may go negative: a request larger than a second's worth is admitted once it is the
   // caller's turn, and the debt delays the next one, so the long-run rate holds.
   while (!closed_ && rate_ > 0) {
@@ -23,14 +23,14 @@ bool RateLimiter::acquire(double permits) {
       return true;
     }
     const auto wait = std::chrono::duration<double>(-tokens_ / rate_);
-    changed_.wait_for(lock,
-                      std::chrono::duration_cast<Clock::duration>(wait) + std::chrono::microseconds(100));
+    changed_.wait_once_for(
+        mu_, std::chrono::duration_cast<Clock::duration>(wait) + std::chrono::microseconds(100));
   }
   return !closed_;
 }
 
 RateLimiter::Clock::duration RateLimiter::try_acquire(double permits) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (closed_ || rate_ <= 0) return Clock::duration::zero();
   refill(Clock::now());
   if (tokens_ >= 0) {
@@ -42,13 +42,13 @@ RateLimiter::Clock::duration RateLimiter::try_acquire(double permits) {
 }
 
 void RateLimiter::refund(double permits) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (rate_ > 0) tokens_ += permits;
 }
 
 void RateLimiter::set_rate(double rate) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     refill(Clock::now());
     rate_ = rate;
   }
@@ -56,13 +56,13 @@ void RateLimiter::set_rate(double rate) {
 }
 
 double RateLimiter::rate() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return rate_;
 }
 
 void RateLimiter::close() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     closed_ = true;
   }
   changed_.notify_all();

@@ -2,8 +2,8 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
+
+#include "util/mutex.h"
 
 namespace sluice::engine {
 
@@ -27,14 +27,14 @@ class RateLimiter {
   void close();
 
  private:
-  void refill(Clock::time_point now);  // requires mu_
+  void refill(Clock::time_point now) REQUIRES(mu_);
 
-  mutable std::mutex mu_;
-  std::condition_variable changed_;
-  double rate_;
-  double tokens_ = 0.0;
-  Clock::time_point last_ = Clock::now();
-  bool closed_ = false;
+  mutable Mutex mu_;
+  CondVar changed_;
+  double rate_ GUARDED_BY(mu_);
+  double tokens_ GUARDED_BY(mu_) = 0.0;
+  Clock::time_point last_ GUARDED_BY(mu_) = Clock::now();
+  bool closed_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace sluice::engine

@@ -8,12 +8,12 @@
 namespace sluice::engine {
 
 void StreamIdAllocator::raise_floor(std::uint64_t highest_used) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   next_ = std::max(next_, highest_used + 1);
 }
 
 Status StreamIdAllocator::persist_in(fs::FileSystem& fs, const std::string& path) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   fs_ = &fs;
   path_ = path;
   if (fs.stat(path).exists) {
@@ -32,7 +32,7 @@ Status StreamIdAllocator::persist_in(fs::FileSystem& fs, const std::string& path
 }
 
 Result<std::uint64_t> StreamIdAllocator::next() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (next_ >= reserved_end_) {
     const std::uint64_t end = next_ + kBlock;
     const std::string text = fmt::format("{}\n", end);

@@ -2,11 +2,11 @@
 #pragma once
 
 #include <cstdint>
-#include <mutex>
 #include <string>
 
 #include "sluice/file_system.h"
 #include "sluice/status.h"
+#include "util/mutex.h"
 
 namespace sluice::engine {
 
@@ -26,11 +26,11 @@ class StreamIdAllocator {
 
  private:
   static constexpr std::uint64_t kBlock = 1024;
-  std::mutex mu_;
-  fs::FileSystem* fs_ = nullptr;
-  std::string path_;
-  std::uint64_t next_ = 1;
-  std::uint64_t reserved_end_ = UINT64_MAX;  // without a file, everything is "reserved"
+  Mutex mu_;
+  fs::FileSystem* fs_ GUARDED_BY(mu_) = nullptr;
+  std::string path_ GUARDED_BY(mu_);
+  std::uint64_t next_ GUARDED_BY(mu_) = 1;
+  std::uint64_t reserved_end_ GUARDED_BY(mu_) = UINT64_MAX;  // without a file, everything is "reserved"
 };
 
 }  // namespace sluice::engine

@@ -62,6 +62,13 @@ class CondVar {
   bool wait_for(Mutex& mu, const std::chrono::duration<Rep, Period>& timeout, Predicate ready) REQUIRES(mu) {
     return wait_until(mu, std::chrono::steady_clock::now() + timeout, ready);
   }
+  /// One wait: returns on a notification, at `timeout`, or spuriously; the caller re-checks.
+  template <typename Rep, typename Period>
+  void wait_once_for(Mutex& mu, const std::chrono::duration<Rep, Period>& timeout) REQUIRES(mu) {
+    std::unique_lock<std::mutex> lock(mu.mu_, std::adopt_lock);
+    cv_.wait_for(lock, timeout);
+    lock.release();
+  }
 
  private:
   std::condition_variable cv_;
