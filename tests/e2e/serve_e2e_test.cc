@@ -12,6 +12,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "model/backend.h"
+#include "model/model_bundle.h"
 #include "net/socket.h"
 #include "support/child_process.h"
 #include "support/results.h"
@@ -77,28 +79,116 @@ TEST(ServeEndToEnd, FashionMnistTenThousandFramesOverFourConnections) {
   EXPECT_NEAR(accuracy, *recorded, 0.003) << "PyTorch measured " << *recorded << " on the same images";
 }
 
-TEST(ServeEndToEnd, ImageNetMobileNetInt8ClassifiesRealPhotographs) {
-  const std::string model_dir = shared_path("models/mobilenetv2-12-int8");
+// torchvision's ImageNet preprocessing (PIL: shorter side to 256, bilinear with antialiasing,
+// centre crop 224, normalise) of each image, as float32 NCHW tensors one after the other in `out`.
+constexpr const char* kTorchvisionPreprocess = R"(
+import sys
+import numpy as np
+from PIL import Image
+import torchvision.transforms as T
+t = T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor(),
+               T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+with open(sys.argv[1], "wb") as out:
+    for path in sys.argv[2:]:
+        out.write(t(Image.open(path).convert("RGB")).numpy().astype(np.float32).tobytes())
+)";
+
+struct Reference {
+  std::string label;
+  double score = 0;
+};
+
+// The reference answer for each image, computed now on this machine: torchvision's preprocessing
+// (run by Debian's python3), then the same fp32 model through sluice's ONNX Runtime backend,
+// softmax over its logits. Empty (with a test failure) when it cannot be computed.
+std::vector<Reference> torchvision_reference(const std::string& dir, const std::string& model_dir,
+                                             const std::vector<std::string>& images) {
+  const auto script = dir + "/preprocess.py";
+  std::ofstream(script) << kTorchvisionPreprocess;
+  std::vector<std::string> argv{kPython, script, dir + "/tensors.f32"};
+  argv.insert(argv.end(), images.begin(), images.end());
+  auto python = ChildProcess::spawn(argv, "", dir + "/python.err");
+  const auto rc = python.wait(300s);
+  EXPECT_EQ(rc, 0) << read_file(dir + "/python.err");
+  if (rc != 0) return {};
+  const auto bytes = read_file(dir + "/tensors.f32");
+  const std::size_t per_image = 3 * 224 * 224;
+  EXPECT_EQ(bytes.size(), images.size() * per_image * sizeof(float));
+  if (bytes.size() != images.size() * per_image * sizeof(float)) return {};
+  std::vector<float> input(images.size() * per_image);
+  std::memcpy(input.data(), bytes.data(), bytes.size());
+
+  model::BundleOverrides overrides;
+  overrides.preprocess_preset = "imagenet";
+  overrides.labels_path = model_dir + "/imagenet_classes.txt";
+  auto bundle = model::load_bundle(model_dir + "/mobilenetv2-12-fp32.onnx", overrides);
+  EXPECT_TRUE(bundle) << bundle.status().to_string();
+  if (!bundle) return {};
+  auto backend = model::create_backend(*bundle, {2, images.size()});
+  EXPECT_TRUE(backend) << backend.status().to_string();
+  if (!backend) return {};
+  std::vector<float> logits(images.size() * 1000);
+  const auto st = (*backend)->infer(input, images.size(), logits);
+  EXPECT_TRUE(st) << st.to_string();
+  if (!st) return {};
+  const auto labels = read_lines(model_dir + "/imagenet_classes.txt");
+  std::vector<Reference> out;
+  for (std::size_t i = 0; i < images.size(); ++i) {
+    const auto first = logits.begin() + static_cast<std::ptrdiff_t>(i * 1000);
+    const auto top = std::max_element(first, first + 1000);
+    double sum = 0;
+    for (auto it = first; it != first + 1000; ++it) sum += std::exp(static_cast<double>(*it - *top));
+    out.push_back({labels.at(static_cast<std::size_t>(top - first)), 1.0 / sum});
+  }
+  return out;
+}
+
+// The fp32 MobileNetV2 gives the same answers on every x86-64 CPU (no integer kernels; the int8
+// model's scores depend on VNNI and must not be asserted). sluice's answers are checked against
+// a reference computed in this run: torchvision's preprocessing and the same model.
+TEST(ServeEndToEnd, ImageNetMobileNetFp32ClassifiesRealPhotographsAsTorchvisionDoes) {
+  const std::string model_dir = shared_path("models/mobilenetv2-12-fp32");
   SLUICE_REQUIRE_SHARED(model_dir, shared_path("images/dog.jpg"));
+  SLUICE_REQUIRE_SETUP(kPython);
   ServeProcess serve(
       {.tag = "imagenet",
        .args = {"--labels", model_dir + "/imagenet_classes.txt", "--preprocess", "imagenet", "--top-k", "3"},
-       .model = model_dir + "/mobilenetv2-12-int8.onnx"});
+       .model = model_dir + "/mobilenetv2-12-fp32.onnx"});
   ASSERT_TRUE(serve.ready()) << serve.log();
-  auto send =
-      spawn_send(serve.dir(), serve.port(), {shared_path("images/dog.jpg"), shared_path("images/eagle.jpg")});
+  const std::vector<std::string> names{"dog.jpg", "eagle.jpg", "giraffe.jpg"};
+  std::vector<std::string> paths;
+  for (const auto& n : names) paths.push_back(shared_path("images/" + n));
+  auto send = spawn_send(serve.dir(), serve.port(), paths);
   ASSERT_EQ(send.wait(60s), 0) << read_file(serve.dir() + "/send.err");
-  EXPECT_EQ(serve.wait_for_lines(2, 60s), 2u);
-  ASSERT_EQ(serve.stop(), 0);
-  auto answers = by_name(serve.lines());
-  ASSERT_TRUE(answers.count("dog.jpg") && answers.count("eagle.jpg"));
-  const auto& dog = answers["dog.jpg"]["top"][0];
-  const auto& eagle = answers["eagle.jpg"]["top"][0];
-  EXPECT_EQ(dog["label"], "malamute") << answers["dog.jpg"].dump();
-  EXPECT_EQ(eagle["label"], "bald eagle") << answers["eagle.jpg"].dump();
-  EXPECT_GT(dog["score"].get<double>(), 0.5);
-  EXPECT_GT(eagle["score"].get<double>(), 0.5);
-  EXPECT_EQ(answers["dog.jpg"]["top"].size(), 3u);
+  EXPECT_EQ(serve.wait_for_lines(names.size(), 60s), names.size());
+  ASSERT_EQ(serve.stop(), 0) << serve.log();
+  const auto answers = by_name(serve.lines());
+  const auto reference = torchvision_reference(serve.dir(), model_dir, paths);
+  ASSERT_EQ(reference.size(), names.size());
+
+  // The labels a person sees in these photographs; the model's top-1 with torchvision's
+  // preprocessing leads its runner-up by a wide margin on each (0.75, 0.75 and 0.79).
+  const std::map<std::string, std::string> expected{
+      {"dog.jpg", "malamute"}, {"eagle.jpg", "bald eagle"}, {"giraffe.jpg", "zebra"}};
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    SCOPED_TRACE(names[i]);
+    ASSERT_TRUE(answers.count(names[i]));
+    const auto& top = answers.at(names[i])["top"];
+    ASSERT_EQ(top.size(), 3u) << answers.at(names[i]).dump();
+    EXPECT_EQ(reference[i].label, expected.at(names[i])) << "torchvision's answer";
+    EXPECT_EQ(top[0]["label"], reference[i].label) << answers.at(names[i]).dump();
+    // sluice decodes and resizes with its own code (libjpeg-turbo, its own resize), not PIL's: the
+    // tensors differ by a grey level here and there. On this model one grey level on 2 % of the
+    // pixels moves a top-1 score by at most 0.003 (models/README.md); measured on an AMD EPYC,
+    // sluice minus torchvision was +0.009 (dog), -0.0002 (eagle), -0.0003 (giraffe). The bound,
+    // 0.05, is five times the largest gap, and far below the top-1 margins above, so a real
+    // preprocessing error (wrong mean, BGR order, no centre crop) still fails. fp32 kernels differ
+    // between AVX2 and AVX-512 only in summation order (about 1e-6 on a score).
+    RecordProperty(names[i] + "_sluice_minus_torchvision",
+                   std::to_string(top[0]["score"].get<double>() - reference[i].score));
+    EXPECT_NEAR(top[0]["score"].get<double>(), reference[i].score, 0.05)
+        << "torchvision + the same model give " << reference[i].score;
+  }
 }
 
 TEST(ServeEndToEnd, ConnectModeReadsFromSendListen) {
