@@ -25,10 +25,10 @@ if [ "${SLUICE_SKIP_SANITIZERS:-0}" != 1 ]; then
   cmake --build build-asan -j"$jobs"
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions="$root/.ci/lsan.supp" UBSAN_OPTIONS=print_stacktrace=1 ctest --no-tests=error --output-on-failure -j"$jobs" --timeout 900)
 
-  echo "== TSan build: engine tests"
+  echo "== TSan build: engine tests and the in-process pipelines (labels engine, tsan)"
   cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_WERROR=ON -DSLUICE_SANITIZE=thread -DSLUICE_WITH_TORCH=OFF >/dev/null
-  cmake --build build-tsan -j"$jobs" --target sluice_engine_tests sluice
-  (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --no-tests=error --output-on-failure -L engine --timeout 900)
+  cmake --build build-tsan -j"$jobs" --target sluice_engine_tests sluice_concurrency_tests sluice
+  (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --no-tests=error --output-on-failure -L '^(engine|tsan)$' --timeout 900)
 
   echo "== libFuzzer: each target for 60 s"
   bash scripts/run-fuzz.sh 60
