@@ -7,7 +7,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <map>
 #include <random>
 #include <set>
@@ -269,14 +268,15 @@ std::size_t files_in(const std::string& dir) {
   return n;
 }
 
-// Watches `dir` until `done` (at most `timeout`): the most files it held at once.
-std::size_t most_files_until(const std::string& dir, const std::function<bool()>& done,
+// Watches the spill folder dir/spill until `serve` has written `lines` result lines (at most
+// `timeout`): the most files it held at once.
+std::size_t most_spill_files(const ServeProcess& serve, std::size_t lines,
                              std::chrono::milliseconds timeout) {
   std::size_t most = 0;
   eventually(
       [&] {
-        most = std::max(most, files_in(dir));
-        return done();
+        most = std::max(most, files_in(serve.dir() + "/spill"));
+        return read_lines(serve.output()).size() >= lines;
       },
       timeout, 5ms);
   return most;
@@ -292,9 +292,7 @@ TEST(ReliabilityEndToEnd, StorageLevelDiskSpillsEveryBlockAndLosesNothing) {
   auto sender = spawn_send(dir, serve.port(),
                            {"--limit", "3000", "--connections", "3", "--rate", "3000", fashion_images()});
   // A block waits on disk for its batch (up to the 200 ms batch interval): the folder holds some.
-  const auto most = most_files_until(
-      dir + "/spill", [&] { return read_lines(serve.output()).size() >= 3000; }, 120s);
-  EXPECT_GT(most, 0u) << "blocks are spilled while they wait";
+  EXPECT_GT(most_spill_files(serve, 3000, 120s), 0u) << "blocks are spilled while they wait";
   ASSERT_EQ(sender.wait(60s), 0) << read_file(dir + "/send.err");
   ASSERT_EQ(serve.wait_for_lines(3000, 120s), 3000u);
   ASSERT_EQ(serve.stop(), 0);
@@ -318,9 +316,7 @@ TEST(ReliabilityEndToEnd, StorageLevelMemoryAndDiskSpillsUnderPressure) {
   ASSERT_TRUE(serve.ready()) << serve.log();
   auto sender = spawn_send(dir, serve.port(),
                            {"--ack", "--connections", "5", "--repeat", "300", shared_path("images")});
-  const auto most = most_files_until(
-      dir + "/spill", [&] { return read_lines(serve.output()).size() >= 1500; }, 300s);
-  EXPECT_GT(most, 0u) << "blocks spill under pressure";
+  EXPECT_GT(most_spill_files(serve, 1500, 300s), 0u) << "blocks spill under pressure";
   ASSERT_EQ(sender.wait(60s), 0) << read_file(dir + "/send.err");
   ASSERT_EQ(serve.wait_for_lines(1500, 120s), 1500u);
   ASSERT_EQ(serve.stop(), 0);
