@@ -73,7 +73,7 @@ tsan_build() {
   cmake --build build-tsan -j"$jobs" --target sluice_tsan_tests
 }
 tsan_tests() {
-  (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --no-tests=error --output-on-failure -L 'engine|tsan' \
+  (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --no-tests=error --output-on-failure -L '^(engine|tsan)$' \
     --timeout 900)
 }
 

@@ -28,8 +28,15 @@ const images = process.env.FASHION_MNIST_DIR
   ? path.join(process.env.FASHION_MNIST_DIR, "t10k-images-idx3-ubyte.gz")
   : args.images;
 const artifacts = args.artifacts || path.join(os.tmpdir(), "sluice-test-artifacts");
-for (const [name, file] of [["--sluice", sluice], ["--model", model], ["--images", images], ["--chromium", args.chromium]]) {
-  assert.ok(file && fs.existsSync(file), `${name} ${file}: not found`);
+// The policy of tests/support/test_env.h: what the setup provides is required (the test fails,
+// naming the script that provides it).
+for (const [name, file, script] of [
+  ["--sluice", sluice, "the build"],
+  ["--model", model, "bash scripts/train-models.sh"],
+  ["--images", images, "bash scripts/setup.sh"],
+  ["--chromium", args.chromium, "bash scripts/setup.sh"],
+]) {
+  assert.ok(file && fs.existsSync(file), `${name} ${file} is missing. The project's setup provides it: run ${script}`);
 }
 
 let chromium;

@@ -14,6 +14,7 @@
 
 #include "support/child_process.h"
 #include "support/test_env.h"
+#include "support/wait.h"
 
 namespace sluice::test {
 namespace {
@@ -78,14 +79,8 @@ std::vector<std::string> model_and_images() {
           "--limit", "1000",           "--memory-budget", "2GiB"};
 }
 
-#define REQUIRE_FASHION()                                                       \
-  SLUICE_REQUIRE_PATH(fashion_images());                                        \
-  ASSERT_TRUE(std::filesystem::exists(fashion_bundle()))                        \
-      << "the Fashion-MNIST bundle is missing: scripts/run-tests.sh trains it " \
-         "(tools/train_fashion_mnist.py)"
-
 TEST(BenchCli, E2eMeasuresMaxRateLoadAndTheSerialBound) {
-  REQUIRE_FASHION();
+  SLUICE_REQUIRE_SETUP(fashion_images(), fashion_bundle());
   const auto dir = make_temp_dir("bench-e2e");
   auto args = std::vector<std::string>{"bench", "e2e"};
   const auto common = model_and_images();
@@ -145,7 +140,7 @@ TEST(BenchCli, E2eMeasuresMaxRateLoadAndTheSerialBound) {
 }
 
 TEST(BenchCli, E2eRejectsLoadsOutsideZeroToHundredAndAMissingImageFolder) {
-  REQUIRE_FASHION();
+  SLUICE_REQUIRE_SETUP(fashion_images(), fashion_bundle());
   const auto dir = make_temp_dir("bench-e2e-bad");
   for (const std::string bad : {"0", "150", "50,-5"}) {
     SCOPED_TRACE(bad);
@@ -170,7 +165,7 @@ TEST(BenchCli, E2eRejectsLoadsOutsideZeroToHundredAndAMissingImageFolder) {
 }
 
 TEST(BenchCli, E2eStopsOnCtrlCWithExitCode130) {
-  REQUIRE_FASHION();
+  SLUICE_REQUIRE_SETUP(fashion_images(), fashion_bundle());
   const auto dir = make_temp_dir("bench-e2e-int");
   std::vector<std::string> args{sluice_binary(), "bench", "e2e"};
   const auto common = model_and_images();
@@ -178,20 +173,15 @@ TEST(BenchCli, E2eStopsOnCtrlCWithExitCode130) {
   args.insert(args.end(),
               {"--frames", "5000000", "--baseline-seconds", "0.2", "--executors", "1", "--cores", "1"});
   auto child = ChildProcess::spawn(args, dir + "/out", dir + "/err");
-  // Interrupt during the long max-rate run.
-  const auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (read_file(dir + "/err").find("max: sending") == std::string::npos &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(100ms);
-  }
-  ASSERT_NE(read_file(dir + "/err").find("max: sending"), std::string::npos) << read_file(dir + "/err");
+  // Interrupt during the long max-rate run (its progress line says when it begins).
+  ASSERT_TRUE(wait_for_text(dir + "/err", "max: sending", 60s)) << read_file(dir + "/err");
   child.signal(SIGINT);
   EXPECT_EQ(child.wait(30s), 130) << read_file(dir + "/err");
   EXPECT_NE(read_file(dir + "/err").find("interrupted"), std::string::npos) << read_file(dir + "/err");
 }
 
 TEST(BenchCli, SweepWritesOneCsvRowAndOneChartPointPerConfiguration) {
-  REQUIRE_FASHION();
+  SLUICE_REQUIRE_SETUP(fashion_images(), fashion_bundle());
   const auto dir = make_temp_dir("bench-sweep");
   auto args = std::vector<std::string>{"bench", "sweep"};
   const auto common = model_and_images();
@@ -235,7 +225,7 @@ TEST(BenchCli, SweepWritesOneCsvRowAndOneChartPointPerConfiguration) {
 }
 
 TEST(BenchCli, SweepRejectsABadGridNamingTheOption) {
-  REQUIRE_FASHION();
+  SLUICE_REQUIRE_SETUP(fashion_images(), fashion_bundle());
   const auto dir = make_temp_dir("bench-sweep-bad");
   struct Case {
     std::vector<std::string> grid;

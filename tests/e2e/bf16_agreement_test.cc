@@ -39,17 +39,17 @@ std::string resnet50_torch_bundle() {
   return (fs::path(test::fashion_bundle()).parent_path() / "bench" / "resnet50-torch").string();
 }
 
-// One backend per precision; the skip message says why a test cannot run.
+// One backend per precision; `error` says why they could not be made.
 struct Pair {
   std::unique_ptr<model::Backend> fp32, bf16;
   model::ModelBundle bundle;
-  std::string skip;
+  std::string error;
 };
 
 Pair load_pair(const std::string& dir) {
   Pair p;
   if (!fs::exists(fs::path(dir) / "bundle.yaml")) {
-    p.skip = "no TorchScript bundle at " + dir;
+    p.error = "no TorchScript bundle at " + dir;
     return p;
   }
   for (const char* precision : {"fp32", "bf16"}) {
@@ -57,7 +57,7 @@ Pair load_pair(const std::string& dir) {
     overrides.precision = precision;
     auto bundle = model::load_bundle(dir, overrides);
     if (!bundle) {
-      p.skip = "cannot load " + dir + ": " + bundle.status().message();
+      p.error = "cannot load " + dir + ": " + bundle.status().message();
       return p;
     }
     model::BackendOptions options;
@@ -65,7 +65,7 @@ Pair load_pair(const std::string& dir) {
     options.max_batch = kBatch;
     auto backend = model::create_backend(*bundle, options);
     if (!backend) {
-      p.skip = std::string("cannot create the ") + precision + " backend: " + backend.status().message();
+      p.error = std::string("cannot create the ") + precision + " backend: " + backend.status().message();
       return p;
     }
     (std::string(precision) == "fp32" ? p.fp32 : p.bf16) = std::move(*backend);
@@ -113,8 +113,9 @@ TEST(Bf16Agreement, FashionMnistTop1AgreesWithFp32On1000Images) {
   GTEST_SKIP()
       << "*** SKIPPED: this build has no libtorch backend (configure with -DSLUICE_WITH_TORCH=ON) ***";
 #endif
+  SLUICE_REQUIRE_SETUP(fashion_torch_bundle() + "/bundle.yaml", test::fashion_images());
   Pair p = load_pair(fashion_torch_bundle());
-  if (!p.skip.empty()) GTEST_SKIP() << "SKIPPED: " << p.skip << " (run scripts/train-models.sh)";
+  ASSERT_TRUE(p.error.empty()) << p.error;
   ASSERT_TRUE(p.bundle.preprocess.has_value());
   const auto& shape = p.fp32->shape();
   auto pre = vision::Preprocessor::create(*p.bundle.preprocess, shape.channels, shape.height, shape.width);
@@ -150,16 +151,16 @@ TEST(Bf16Agreement, Resnet50LogitsAgreeWithFp32OnSharedImages) {
   GTEST_SKIP()
       << "*** SKIPPED: this build has no libtorch backend (configure with -DSLUICE_WITH_TORCH=ON) ***";
 #endif
+  SLUICE_REQUIRE_SETUP(resnet50_torch_bundle() + "/bundle.yaml");
+  SLUICE_REQUIRE_SHARED(test::shared_path("images"));
   Pair p = load_pair(resnet50_torch_bundle());
-  if (!p.skip.empty()) {
-    GTEST_SKIP() << "SKIPPED: " << p.skip << " (export it with tools/export_models.py; the suite does not)";
-  }
+  ASSERT_TRUE(p.error.empty()) << p.error;
   ASSERT_TRUE(p.bundle.preprocess.has_value());
   const auto& shape = p.fp32->shape();
   auto pre = vision::Preprocessor::create(*p.bundle.preprocess, shape.channels, shape.height, shape.width);
   ASSERT_TRUE(pre) << pre.status().message();
   std::vector<fs::path> files;
-  for (const auto& e : fs::directory_iterator(fs::path(test::shared_dir()) / "images")) {
+  for (const auto& e : fs::directory_iterator(test::shared_path("images"))) {
     if (e.path().extension() == ".jpg" || e.path().extension() == ".png") files.push_back(e.path());
   }
   std::sort(files.begin(), files.end());

@@ -20,130 +20,16 @@
 
 #include "net/socket.h"
 #include "support/child_process.h"
+#include "support/http_client.h"
+#include "support/serve_process.h"
 #include "support/test_env.h"
-#include "vision/image_encoder.h"
-#include "wire/frame_codec.h"
+#include "support/wait.h"
+#include "support/wire_records.h"
 
 namespace sluice::test {
 namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
-
-struct HttpReply {
-  int status = 0;
-  std::string headers;
-  std::string body;
-};
-
-// One HTTP/1.0 GET on loopback: the server closes the connection after its reply.
-HttpReply http_get(std::uint16_t port, const std::string& path) {
-  HttpReply reply;
-  auto fd = net::connect_tcp({"127.0.0.1", port}, 5000ms);
-  if (!fd) return reply;
-  timeval timeout{10, 0};
-  setsockopt(fd->get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  const std::string request = fmt::format("GET {} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
-  if (!net::write_all(fd->get(), {reinterpret_cast<const std::uint8_t*>(request.data()), request.size()}))
-    return reply;
-  std::string raw;
-  char buf[65536];
-  while (true) {
-    const ssize_t n = ::recv(fd->get(), buf, sizeof buf, 0);
-    if (n <= 0) break;
-    raw.append(buf, static_cast<std::size_t>(n));
-  }
-  const auto end = raw.find("\r\n\r\n");
-  if (raw.rfind("HTTP/1.", 0) != 0 || end == std::string::npos) return reply;
-  reply.status = std::stoi(raw.substr(9, 3));
-  reply.headers = raw.substr(0, end);
-  reply.body = raw.substr(end + 4);
-  return reply;
-}
-
-bool is_name_char(char c, bool first, bool colon) {
-  const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colon && c == ':');
-  return alpha || (!first && c >= '0' && c <= '9');
-}
-
-// Reads a metric (colon = true) or label name at `pos`; "" when there is none.
-std::string read_name(const std::string& line, std::size_t& pos, bool colon) {
-  const std::size_t start = pos;
-  while (pos < line.size() && is_name_char(line[pos], pos == start, colon)) ++pos;
-  return line.substr(start, pos - start);
-}
-
-// One sample line, `name{label="value",...} value`: the key as written, and the value. Stricter
-// than the format where sluice never needs it: no timestamps, no empty or trailing-comma label sets.
-std::optional<std::pair<std::string, double>> parse_sample(const std::string& line) {
-  std::size_t pos = 0;
-  if (read_name(line, pos, true).empty()) return std::nullopt;
-  if (pos < line.size() && line[pos] == '{') {
-    ++pos;
-    while (true) {
-      if (read_name(line, pos, false).empty() || pos + 1 >= line.size() || line[pos] != '=' ||
-          line[pos + 1] != '"') {
-        return std::nullopt;
-      }
-      pos += 2;
-      while (pos < line.size() && line[pos] != '"') {
-        if (line[pos] == '\\') {
-          if (pos + 1 >= line.size() || std::string("\\\"n").find(line[pos + 1]) == std::string::npos)
-            return std::nullopt;
-          ++pos;
-        }
-        ++pos;
-      }
-      if (pos >= line.size()) return std::nullopt;
-      ++pos;  // the closing quote
-      if (pos < line.size() && line[pos] == ',') {
-        ++pos;
-        continue;
-      }
-      if (pos < line.size() && line[pos] == '}') {
-        ++pos;
-        break;
-      }
-      return std::nullopt;
-    }
-  }
-  if (pos >= line.size() || line[pos] != ' ') return std::nullopt;
-  const std::string key = line.substr(0, pos);
-  const std::string value = line.substr(pos + 1);
-  if (value == "+Inf") return std::make_pair(key, std::numeric_limits<double>::infinity());
-  if (value == "-Inf") return std::make_pair(key, -std::numeric_limits<double>::infinity());
-  if (value == "NaN") return std::make_pair(key, std::nan(""));
-  if (value.empty() || value.find_first_not_of("0123456789.eE+-") != std::string::npos) return std::nullopt;
-  char* end = nullptr;
-  const double v = std::strtod(value.c_str(), &end);
-  if (end != value.c_str() + value.size()) return std::nullopt;
-  return std::make_pair(key, v);
-}
-
-// The samples of a Prometheus text page, keyed as written: `name{label="value",...}`. Strict: a
-// line that is neither a HELP/TYPE comment nor a well-formed sample fails the test.
-std::map<std::string, double> parse_exposition(const std::string& text) {
-  std::map<std::string, double> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("# HELP ", 0) == 0 || line.rfind("# TYPE ", 0) == 0) {
-      std::size_t pos = 7;
-      const bool named = !read_name(line, pos, true).empty() && pos < line.size() && line[pos] == ' ';
-      EXPECT_TRUE(named) << line;
-      if (named && line.rfind("# TYPE ", 0) == 0) {
-        const std::string type = line.substr(pos + 1);
-        EXPECT_TRUE(type == "counter" || type == "gauge" || type == "histogram" || type == "summary" ||
-                    type == "untyped")
-            << line;
-      }
-    } else if (const auto sample = parse_sample(line)) {
-      EXPECT_FALSE(out.contains(sample->first)) << "duplicate sample " << line;
-      out[sample->first] = sample->second;
-    } else {
-      ADD_FAILURE() << "not an exposition-format line: '" << line << "'";
-    }
-  }
-  return out;
-}
 
 TEST(ExpositionParser, AcceptsSamplesAndRejectsMalformedLines) {
   const auto ok = parse_sample(R"(a_total{source="x \"y\" \\ z",le="+Inf"} 1.5e3)");
@@ -157,88 +43,38 @@ TEST(ExpositionParser, AcceptsSamplesAndRejectsMalformedLines) {
   }
 }
 
-// promtool (Debian's prometheus package) parses and lints the page; returns its output, "" if clean.
-std::string promtool_problems(const std::string& dir, const std::string& text) {
-  const std::string in = dir + "/metrics.txt";
-  const std::string out = dir + "/promtool.out";
-  std::ofstream(in) << text;
-  const int rc = std::system(fmt::format("promtool check metrics < '{}' > '{}' 2>&1", in, out).c_str());
-  const std::string said = read_file(out);
-  return rc == 0 ? std::string() : "promtool failed (" + std::to_string(rc) + "): " + said;
-}
-
-double sum_of(const std::map<std::string, double>& samples, const std::string& name) {
-  double sum = 0;
-  for (const auto& [key, value] : samples) {
-    if (key == name || key.rfind(name + "{", 0) == 0) sum += value;
-  }
-  return sum;
-}
-
-std::vector<std::uint8_t> png_frame(const std::string& name, std::uint8_t shade) {
-  std::vector<std::uint8_t> pixels(28 * 28, shade);
-  auto png = vision::encode_png(pixels, 28, 28, 1);
-  std::vector<std::uint8_t> out;
-  EXPECT_TRUE(wire::append_record(name, *png, out));
-  return out;
-}
-
-// Polls /metrics until `done` holds for its samples (or 60 s pass); returns the last samples.
-template <typename Pred>
-std::map<std::string, double> scrape_until(std::uint16_t port, Pred done) {
-  std::map<std::string, double> samples;
-  const auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    const auto reply = http_get(port, "/metrics");
-    if (reply.status == 200) {
-      samples = parse_exposition(reply.body);
-      if (done(samples)) break;
-    }
-    std::this_thread::sleep_for(100ms);
-  }
-  return samples;
-}
-
 void write_text(const std::string& path, const std::string& text) {
   std::ofstream(path) << text;
 }
 
-bool wait_for_text(const std::string& path, const std::string& needle, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (read_file(path).find(needle) != std::string::npos) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return false;
-}
-
 TEST(ObserveEndToEnd, MetricsDuringALiveStreamPassPromtoolAndCountTheFramesSent) {
-  SLUICE_REQUIRE_PATH(fashion_images());
-  ASSERT_TRUE(std::filesystem::exists(fashion_bundle()));
-  ASSERT_EQ(std::system("promtool --version > /dev/null 2>&1"), 0)
-      << "promtool is missing: scripts/setup.sh installs it (Debian package prometheus)";
+  SLUICE_REQUIRE_SETUP(fashion_images(), fashion_bundle(), "/usr/bin/promtool");
   const auto dir = make_temp_dir("metrics");
   const auto port = free_port();
-  const auto http_port = free_port();
   // Most options come from a config file: serving from one is part of what is tested.
   write_text(dir + "/serve.yaml", fmt::format("listen: [127.0.0.1:{}]\nmodel: {}\noutput: {}\n"
                                               "batch-interval: 200ms\nblock-interval: 50ms\n",
                                               port, fashion_bundle(), dir + "/results.jsonl"));
-  auto serve = ChildProcess::spawn({sluice_binary(), "serve", "--config", dir + "/serve.yaml", "--http",
-                                    fmt::format("127.0.0.1:{}", http_port), "--max-rate", "5000"},
-                                   "", dir + "/serve.log");
-  ASSERT_TRUE(wait_for_port(http_port, 60s)) << read_file(dir + "/serve.log");
-  ASSERT_TRUE(wait_for_port(port, 60s)) << read_file(dir + "/serve.log");
+  ServeProcess serve({.dir = dir,
+                      .args = {"--config", dir + "/serve.yaml", "--max-rate", "5000"},
+                      .listen = false,
+                      .port = port,
+                      .http = true,
+                      .model = "",
+                      .output = false,
+                      .batch_interval = "",
+                      .block_interval = ""});
+  ASSERT_TRUE(serve.ready()) << serve.log();
+  const auto http_port = serve.http_port();
 
   // 1. A live stream: 50 frames on a connection that stays open.
   auto live = net::connect_tcp({"127.0.0.1", port}, 5000ms);
   ASSERT_TRUE(live);
   for (int i = 0; i < 50; ++i)
-    ASSERT_TRUE(net::write_all(live->get(), png_frame(fmt::format("live-{}", i), 40)));
+    ASSERT_TRUE(net::write_all(live->get(), make_frame(fmt::format("live-{}", i), 40)));
   auto mid =
-      scrape_until(http_port, [](const auto& s) { return sum_of(s, "sluice_frames_processed_total") >= 50; });
-  const auto mid_text = http_get(http_port, "/metrics").body;
-  EXPECT_EQ(promtool_problems(dir, mid_text), "");
+      serve.wait_for_metrics([](const auto& s) { return sum_of(s, "sluice_frames_processed_total") >= 50; });
+  EXPECT_EQ(promtool_problems(dir, serve.get("/metrics").body), "");
   EXPECT_EQ(sum_of(mid, "sluice_frames_received_total"), 50);
   EXPECT_EQ(sum_of(mid, "sluice_frames_processed_total"), 50);
   EXPECT_EQ(
@@ -246,29 +82,27 @@ TEST(ObserveEndToEnd, MetricsDuringALiveStreamPassPromtoolAndCountTheFramesSent)
       << "scraped while the stream is open";
 
   // 2. A second stream from `sluice send`, 300 frames, while the first stays open.
-  auto send = ChildProcess::spawn({sluice_binary(), "send", "--to", fmt::format("127.0.0.1:{}", port),
-                                   "--limit", "300", "--rate", "1000", fashion_images()},
-                                  dir + "/send.out", dir + "/send.err");
+  auto send = spawn_send(dir, port, {"--limit", "300", "--rate", "1000", fashion_images()});
   ASSERT_EQ(send.wait(120s), 0) << read_file(dir + "/send.err");
   // 3. One frame that is not an image, then the live stream ends.
-  const std::vector<std::uint8_t> garbage{'n', 'o', 't', ' ', 'a', 'n', ' ', 'i', 'm', 'a', 'g', 'e'};
-  std::vector<std::uint8_t> tail;
-  ASSERT_TRUE(wire::append_record("garbage", garbage, tail));
-  const auto eos = wire::end_of_stream_record();
-  tail.insert(tail.end(), eos.begin(), eos.end());
-  ASSERT_TRUE(net::write_all(live->get(), tail));
-  ASSERT_EQ(wait_for_lines(dir + "/results.jsonl", 351, 120s), 351u);
+  const std::string garbage = "not an image";
+  ASSERT_TRUE(net::write_all(
+      live->get(),
+      concat({wire_record("garbage", {reinterpret_cast<const std::uint8_t*>(garbage.data()), garbage.size()}),
+              end_of_stream()})));
+  ASSERT_EQ(serve.wait_for_lines(351, 120s), 351u);
 
   // Every batch is complete once the batch history accounts for every frame.
   json all;
-  for (int i = 0; i < 600; ++i) {
-    all = json::parse(http_get(http_port, "/api/batches?limit=1000").body);
-    std::uint64_t records = 0;
-    for (const auto& b : all) records += b["records"].get<std::uint64_t>();
-    if (records >= 351) break;
-    std::this_thread::sleep_for(100ms);
-  }
-  const auto m = scrape_until(http_port, [](const auto& s) {
+  eventually(
+      [&] {
+        all = json::parse(http_get(http_port, "/api/batches?limit=1000").body);
+        std::uint64_t records = 0;
+        for (const auto& b : all) records += b["records"].get<std::uint64_t>();
+        return records >= 351;
+      },
+      60s, 100ms);
+  const auto m = serve.wait_for_metrics([](const auto& s) {
     return sum_of(s, "sluice_frames_processed_total") + sum_of(s, "sluice_frames_failed_total") >= 351 &&
            sum_of(s, "sluice_frames_in_flight") == 0;
   });
@@ -306,7 +140,7 @@ TEST(ObserveEndToEnd, MetricsDuringALiveStreamPassPromtoolAndCountTheFramesSent)
   EXPECT_GE(m.at("sluice_inference_time_seconds_count"), 1);
 
   // The JSON API agrees, and the batches add up to every frame.
-  const auto status = json::parse(http_get(http_port, "/api/status").body);
+  const auto status = serve.status();
   EXPECT_EQ(status["frames"]["received"], 351);
   EXPECT_EQ(status["frames"]["failed"], 1);
   EXPECT_EQ(status["failures"]["decode"], 1);
@@ -328,22 +162,21 @@ TEST(ObserveEndToEnd, MetricsDuringALiveStreamPassPromtoolAndCountTheFramesSent)
   EXPECT_EQ(static_cast<double>(all.size()), batches);
 
   live->reset();
-  serve.signal(SIGTERM);
-  ASSERT_EQ(serve.wait(60s), 0) << read_file(dir + "/serve.log");
-  EXPECT_NE(read_file(dir + "/serve.log").find(fmt::format("http://127.0.0.1:{}/", http_port)),
-            std::string::npos);
+  ASSERT_EQ(serve.stop(), 0) << serve.log();
+  // The log is where an operator finds the dashboard's address.
+  EXPECT_NE(serve.log().find(fmt::format("http://127.0.0.1:{}/", http_port)), std::string::npos);
 }
 
 TEST(ObserveEndToEnd, HttpServesTheDashboardItsFilesAndRejectsBadRequests) {
-  ASSERT_TRUE(std::filesystem::exists(fashion_bundle()));
-  const auto dir = make_temp_dir("http");
+  SLUICE_REQUIRE_SETUP(fashion_bundle());
   const auto http_port = free_port();
-  // A bare port binds loopback.
-  auto serve =
-      ChildProcess::spawn({sluice_binary(), "serve", "--listen", "127.0.0.1:0", "--model", fashion_bundle(),
-                           "--output", dir + "/out.jsonl", "--http", std::to_string(http_port)},
-                          "", dir + "/serve.log");
-  ASSERT_TRUE(wait_for_port(http_port, 60s)) << read_file(dir + "/serve.log");
+  // A bare port binds loopback (so --http is given here, not by the fixture, which ready() then
+  // watches as its port).
+  ServeProcess serve({.tag = "http",
+                      .args = {"--listen", "127.0.0.1:0", "--http", std::to_string(http_port)},
+                      .listen = false,
+                      .port = http_port});
+  ASSERT_TRUE(serve.ready()) << serve.log();
   const auto page = http_get(http_port, "/");
   ASSERT_EQ(page.status, 200);
   EXPECT_NE(page.headers.find("text/html"), std::string::npos);
@@ -367,24 +200,18 @@ TEST(ObserveEndToEnd, HttpServesTheDashboardItsFilesAndRejectsBadRequests) {
   const auto status = json::parse(http_get(http_port, "/api/status").body);
   EXPECT_EQ(status["frames"]["received"], 0);
   EXPECT_TRUE(status["stable"].is_null() || status["stable"].is_boolean());
-  serve.signal(SIGTERM);
-  ASSERT_EQ(serve.wait(60s), 0);
-  const auto log = read_file(dir + "/serve.log");
+  ASSERT_EQ(serve.stop(), 0);
+  // The log is the interface here: where the dashboard is, and no warning for loopback.
+  const auto log = serve.log();
   EXPECT_NE(log.find(fmt::format("http://127.0.0.1:{}/", http_port)), std::string::npos) << log;
   EXPECT_EQ(log.find("reachable from other machines"), std::string::npos) << "loopback needs no warning";
 }
 
 TEST(ObserveEndToEnd, ABadHttpAddressFailsFast) {
-  const auto dir = make_temp_dir("badhttp");
-  auto serve = ChildProcess::spawn({sluice_binary(), "serve", "--listen", "127.0.0.1:0", "--model",
-                                    fashion_bundle(), "--http", "127.0.0.1:99999"},
-                                   "", dir + "/err");
+  ServeProcess serve({.tag = "badhttp", .args = {"--http", "127.0.0.1:99999"}});
+  EXPECT_FALSE(serve.ready());
   EXPECT_EQ(serve.wait(60s), 2);
-  EXPECT_NE(read_file(dir + "/err").find("--http"), std::string::npos) << read_file(dir + "/err");
-}
-
-SluiceRun run_sluice(const std::string& dir, std::vector<std::string> args) {
-  return test::run_sluice(dir, std::move(args), 60s);
+  EXPECT_NE(serve.log().find("--http"), std::string::npos) << serve.log();
 }
 
 std::string value_of(const std::string& yaml_text, const std::string& key) {
@@ -602,45 +429,36 @@ TEST(Help, EveryOptionExplainsItselfAndTheConfigFile) {
   EXPECT_NE(root.out.find("config"), std::string::npos);
 }
 
+// The log is the interface here: what an operator sees on a terminal or in a log file.
 TEST(Terminal, PlainProgressLogLinesWhenStderrIsAFile) {
-  ASSERT_TRUE(std::filesystem::exists(fashion_bundle()));
-  const auto dir = make_temp_dir("progress");
-  const auto port = free_port();
-  auto serve = ChildProcess::spawn({sluice_binary(), "serve", "--listen", fmt::format("127.0.0.1:{}", port),
-                                    "--model", fashion_bundle(), "--output", dir + "/out.jsonl"},
-                                   "", dir + "/serve.log");
-  ASSERT_TRUE(wait_for_port(port, 60s));
-  auto conn = net::connect_tcp({"127.0.0.1", port}, 5000ms);
+  SLUICE_REQUIRE_SETUP(fashion_bundle());
+  ServeProcess serve({.tag = "progress", .batch_interval = "", .block_interval = ""});
+  ASSERT_TRUE(serve.ready()) << serve.log();
+  auto conn = net::connect_tcp({"127.0.0.1", serve.port()}, 5000ms);
   ASSERT_TRUE(conn);
-  for (int i = 0; i < 20; ++i) ASSERT_TRUE(net::write_all(conn->get(), png_frame(fmt::format("f{}", i), 90)));
-  ASSERT_EQ(wait_for_lines(dir + "/out.jsonl", 20, 60s), 20u);
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(net::write_all(conn->get(), make_frame(fmt::format("f{}", i), 90)));
+  ASSERT_EQ(serve.wait_for_lines(20, 60s), 20u);
   // The progress line comes every 10 s while frames flow.
-  EXPECT_TRUE(wait_for_text(dir + "/serve.log", "progress: ", 30s)) << read_file(dir + "/serve.log");
+  EXPECT_TRUE(serve.wait_for_log("progress: ", 30s)) << serve.log();
   conn->reset();
-  serve.signal(SIGTERM);
-  ASSERT_EQ(serve.wait(60s), 0);
-  const auto log = read_file(dir + "/serve.log");
+  ASSERT_EQ(serve.stop(), 0);
+  const auto log = serve.log();
   EXPECT_NE(log.find("frames/s | p99"), std::string::npos) << log;
   EXPECT_EQ(log.find("\x1b[K"), std::string::npos) << "no terminal control codes in a file";
 }
 
 TEST(Terminal, OneLiveStatusLineOnATerminal) {
-  ASSERT_TRUE(std::filesystem::exists(fashion_bundle()));
-  ASSERT_EQ(std::system("command -v script > /dev/null"), 0)
-      << "script (util-linux) runs sluice on a terminal";
-  const auto dir = make_temp_dir("tty");
-  const auto port = free_port();
-  // script(1) gives sluice a pseudo-terminal; timeout(1) stops it with SIGINT after 6 s.
-  const std::string inner =
-      fmt::format("timeout --preserve-status -s INT 6 {} serve --listen 127.0.0.1:{} --model {} --output {}",
-                  sluice_binary(), port, fashion_bundle(), dir + "/out.jsonl");
-  auto term = ChildProcess::spawn({"/usr/bin/script", "-qfec", inner, "/dev/null"}, dir + "/tty.out", "");
-  ASSERT_TRUE(wait_for_port(port, 60s));
-  auto conn = net::connect_tcp({"127.0.0.1", port}, 5000ms);
+  SLUICE_REQUIRE_SETUP(fashion_bundle(), "/usr/bin/script", "/usr/bin/timeout");
+  // On a pseudo-terminal (script(1)), stopped by SIGINT after 6 s: log() is the screen.
+  ServeProcess serve({.tag = "tty", .batch_interval = "", .block_interval = "", .terminal = 6s});
+  ASSERT_TRUE(serve.ready()) << serve.log();
+  auto conn = net::connect_tcp({"127.0.0.1", serve.port()}, 5000ms);
   ASSERT_TRUE(conn);
-  for (int i = 0; i < 20; ++i) ASSERT_TRUE(net::write_all(conn->get(), png_frame(fmt::format("f{}", i), 90)));
-  EXPECT_EQ(term.wait(60s), 0);
-  const auto screen = read_file(dir + "/tty.out");
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(net::write_all(conn->get(), make_frame(fmt::format("f{}", i), 90)));
+  EXPECT_EQ(serve.wait(60s), 0);
+  const auto screen = serve.log();
   EXPECT_NE(screen.find("\r\x1b[Ksluice: "), std::string::npos) << screen;
   EXPECT_NE(screen.find("frames/s | p99"), std::string::npos) << screen;
   EXPECT_NE(screen.find("queue"), std::string::npos);
@@ -649,24 +467,15 @@ TEST(Terminal, OneLiveStatusLineOnATerminal) {
 }
 
 TEST(Terminal, QuietKeepsErrorsOnly) {
-  ASSERT_TRUE(std::filesystem::exists(fashion_bundle()));
-  const auto dir = make_temp_dir("quiet");
-  const auto port = free_port();
-  auto serve =
-      ChildProcess::spawn({sluice_binary(), "serve", "--quiet", "--listen", fmt::format("127.0.0.1:{}", port),
-                           "--model", fashion_bundle(), "--output", dir + "/out.jsonl"},
-                          "", dir + "/serve.log");
-  ASSERT_TRUE(wait_for_port(port, 60s));
-  {
-    auto conn = net::connect_tcp({"127.0.0.1", port}, 5000ms);
-    ASSERT_TRUE(conn);
-    for (int i = 0; i < 5; ++i)
-      ASSERT_TRUE(net::write_all(conn->get(), png_frame(fmt::format("f{}", i), 90)));
-    ASSERT_EQ(wait_for_lines(dir + "/out.jsonl", 5, 60s), 5u);
-  }
-  serve.signal(SIGTERM);
-  ASSERT_EQ(serve.wait(60s), 0);
-  const auto log = read_file(dir + "/serve.log");
+  SLUICE_REQUIRE_SETUP(fashion_bundle());
+  ServeProcess serve({.tag = "quiet", .args = {"--quiet"}, .batch_interval = "", .block_interval = ""});
+  ASSERT_TRUE(serve.ready()) << serve.log();
+  ASSERT_TRUE(
+      send_and_close(serve.port(), concat({make_frame("f0", 90), make_frame("f1", 90), make_frame("f2", 90),
+                                           make_frame("f3", 90), make_frame("f4", 90)})));
+  ASSERT_EQ(serve.wait_for_lines(5, 60s), 5u);
+  ASSERT_EQ(serve.stop(), 0);
+  const auto log = serve.log();
   EXPECT_EQ(log.find(" info "), std::string::npos) << log;
   EXPECT_EQ(log.find("progress"), std::string::npos) << log;
   EXPECT_EQ(log.find("batch "), std::string::npos) << log;

@@ -33,8 +33,7 @@ TEST(TorchModule, OnnxBackendsNeverLoadLibtorchAndTorchScriptBundlesLoadItOnFirs
   GTEST_SKIP()
       << "*** SKIPPED: this build has no libtorch module (configure with -DSLUICE_WITH_TORCH=ON) ***";
 #endif
-  SLUICE_REQUIRE_PATH(fashion_bundle());
-  SLUICE_REQUIRE_PATH(fashion_torch_bundle());
+  SLUICE_REQUIRE_SETUP(fashion_bundle(), fashion_torch_bundle());
   ASSERT_FALSE(process_maps("libtorch")) << "the test binary itself must not link libtorch";
   auto onnx = model::load_bundle(fashion_bundle(), {});
   ASSERT_TRUE(onnx) << onnx.status().to_string();
@@ -70,7 +69,7 @@ TEST(TorchModule, AMissingModuleNamedBySluiceTorchModuleIsAClearErrorNotAFallbac
   GTEST_SKIP()
       << "*** SKIPPED: this build has no libtorch module (configure with -DSLUICE_WITH_TORCH=ON) ***";
 #endif
-  SLUICE_REQUIRE_PATH(fashion_torch_bundle());
+  SLUICE_REQUIRE_SETUP(fashion_torch_bundle());
   const auto [status, err] = bench_with_module("/nonexistent/libsluice_torch.so");
   EXPECT_NE(status, 0);
   EXPECT_NE(err.find("/nonexistent/libsluice_torch.so: not found"), std::string::npos) << err;
@@ -82,7 +81,7 @@ TEST(TorchModule, AFileThatIsNotTheModuleIsRefusedWithTheLoadersReason) {
   GTEST_SKIP()
       << "*** SKIPPED: this build has no libtorch module (configure with -DSLUICE_WITH_TORCH=ON) ***";
 #endif
-  SLUICE_REQUIRE_PATH(fashion_torch_bundle());
+  SLUICE_REQUIRE_SETUP(fashion_torch_bundle());
   const std::string fake = make_temp_dir("torch-module-fake") + "/libsluice_torch.so";
   std::ofstream(fake) << "not an ELF file\n";
   const auto [status, err] = bench_with_module(fake);

@@ -75,15 +75,6 @@ std::uint16_t free_port() {
   return ep ? ep->port : 0;
 }
 
-bool wait_for_port(std::uint16_t port, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (net::connect_tcp({"127.0.0.1", port}, std::chrono::milliseconds(200))) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
-
 std::vector<std::string> read_lines(const std::string& path) {
   std::ifstream in(path);
   std::vector<std::string> lines;
@@ -97,16 +88,6 @@ std::string read_file(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-std::size_t wait_for_lines(const std::string& path, std::size_t n, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::size_t count = 0;
-  while (true) {
-    count = read_lines(path).size();
-    if (count >= n || std::chrono::steady_clock::now() >= deadline) return count;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
 }
 
 SluiceRun run_sluice(const std::string& dir, std::vector<std::string> args,

@@ -40,16 +40,12 @@ struct SluiceRun {
 };
 /// Runs the sluice binary with `args` to completion (at most `timeout`), its output in files in `dir`.
 SluiceRun run_sluice(const std::string& dir, std::vector<std::string> args,
-                     std::chrono::milliseconds timeout);
+                     std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
 /// A loopback port that was free a moment ago.
 std::uint16_t free_port();
-/// Polls until something accepts on 127.0.0.1:port, or the timeout passes.
-bool wait_for_port(std::uint16_t port, std::chrono::milliseconds timeout);
 /// The lines of a file (empty when it does not exist).
 std::vector<std::string> read_lines(const std::string& path);
 std::string read_file(const std::string& path);
-/// Polls until the file has at least `n` lines; returns the final count.
-std::size_t wait_for_lines(const std::string& path, std::size_t n, std::chrono::milliseconds timeout);
 
 }  // namespace sluice::test

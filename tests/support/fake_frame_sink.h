@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "source/source.h"
+#include "support/wait.h"
 
 namespace sluice::test {
 
@@ -130,15 +131,5 @@ class FakeFrameSink final : public source::FrameSink {
   bool refuse_ = false;
   int refusals_ = 0;
 };
-
-/// Polls `ready` every 5 ms for at most `timeout` (for state that does not pass through the sink).
-inline bool eventually(const std::function<bool()>& ready, std::chrono::milliseconds timeout) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (!ready()) {
-    if (std::chrono::steady_clock::now() >= until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
-}
 
 }  // namespace sluice::test
