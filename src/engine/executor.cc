@@ -7,6 +7,40 @@
 #include <spdlog/spdlog.h>
 
 namespace sluice::engine {
+namespace {
+
+// A raw frame (decoded video) skips decoding: its pixels are checked against the same limits as
+// an image header, then copied into the executor's reused image buffer.
+Status adopt_raw_pixels(const Frame& frame, int channels, std::uint64_t max_pixels,
+                        vision::DecodedImage& out) {
+  const auto& px = frame.pixels;
+  const auto pixels = static_cast<std::uint64_t>(px.width) * px.height;
+  if (px.width == 0 || px.height == 0) {
+    return Status(Code::kDecode, fmt::format("raw frame claims {}x{} pixels (rule: both sides must be > 0)",
+                                             px.width, px.height));
+  }
+  if (pixels > max_pixels) {
+    return Status(Code::kLimit, fmt::format("raw frame is {}x{} = {} pixels, above the limit of {} (rule: "
+                                            "--max-pixels)",
+                                            px.width, px.height, pixels, max_pixels));
+  }
+  if (px.channels() != channels) {
+    return Status(Code::kDecode,
+                  fmt::format("raw frame has {} channel(s) but the model takes {}", px.channels(), channels));
+  }
+  if (frame.payload.size() != px.bytes()) {
+    return Status(Code::kDecode, fmt::format("raw {}x{}x{} frame has {} payload bytes, not {}", px.width,
+                                             px.height, px.channels(), frame.payload.size(), px.bytes()));
+  }
+  out.width = static_cast<int>(px.width);
+  out.height = static_cast<int>(px.height);
+  out.channels = channels;
+  const auto bytes = frame.payload.bytes();
+  out.pixels.assign(bytes.begin(), bytes.end());
+  return Status::ok();
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Executor>> Executor::create(int id, const model::ModelBundle& bundle,
                                                    const ExecutorOptions& options,
@@ -76,7 +110,8 @@ bool Executor::process(const Task& task) {
       }
       frame.payload = std::move(*payload);
     }
-    Status st = decoder_.decode(frame.payload.bytes(), channels, image_);
+    Status st = frame.pixels.raw() ? adopt_raw_pixels(frame, channels, options_.max_pixels, image_)
+                                   : decoder_.decode(frame.payload.bytes(), channels, image_);
     if (st) {
       const std::size_t slot = slot_frame_.size();
       st = preprocessor_.run(image_, std::span<float>(input_).subspan(slot * elements, elements));
@@ -109,6 +144,8 @@ bool Executor::process(const Task& task) {
     record.seq = frame.seq;
     record.token = frame.token;
     record.name = frame.name;
+    record.pts_ms = frame.pts_ms;
+    record.url = frame.origin;
     record.batch = batch.info.id;
     record.latency_ms = std::chrono::duration<double, std::milli>(done - frame.arrival).count();
     record.top.clear();

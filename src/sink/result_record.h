@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +24,9 @@ struct ResultRecord {
   double latency_ms = 0.0;  // receipt to result
   std::vector<LabeledPrediction> top;
   std::string error;  // non-empty: no prediction, and this says why
+  /// Video frames only (Frame::pts_ms, Frame::origin): written as "pts_ms" and "url".
+  std::optional<std::int64_t> pts_ms;
+  std::shared_ptr<const std::string> url;
   /// The frame's Frame::token (source-defined), for sinks that acknowledge upstream themselves.
   std::uint64_t token = 0;
 
