@@ -4,11 +4,17 @@
 //   body = u8 type, then
 //     kFrame: u64 lsn, u64 stream, u64 seq, u8 name length, name bytes, u32 payload length, payload
 //     kDone:  u32 count, count x u64 lsn       (frames whose result lines are written)
+//     kMediaFrame: u64 lsn, u64 stream, u64 seq, u8 name length, name bytes,
+//                  u8 pixel format, u32 width, u32 height, u8 has pts, i64 pts_ms,
+//                  u16 origin length, origin bytes, u32 payload length, payload
+//                  (raw video frames, and any frame with a pts or an origin; a plain encoded
+//                  frame is still written as kFrame, so old logs and old readers agree)
 // All integers little-endian. A record whose length or CRC does not check out ends the readable
 // part of a segment (a torn write at a crash).
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <variant>
@@ -22,7 +28,7 @@ namespace sluice::store {
 inline constexpr std::size_t kWalRecordHeaderBytes = 8;
 inline constexpr std::uint32_t kWalMaxBodyBytes = (1u << 31) - 1;
 
-enum class WalRecordType : std::uint8_t { kFrame = 1, kDone = 2 };
+enum class WalRecordType : std::uint8_t { kFrame = 1, kDone = 2, kMediaFrame = 3 };
 
 /// A frame as logged: everything needed to process it again after a restart.
 struct WalFrame {
@@ -31,6 +37,9 @@ struct WalFrame {
   std::uint64_t seq = 0;
   std::string name;
   std::span<const std::uint8_t> payload;  // points into the decoded buffer
+  PixelLayout pixels;                     // kMediaFrame only; default: encoded
+  std::optional<std::int64_t> pts_ms;
+  std::string origin;
 };
 
 struct WalDone {
