@@ -30,6 +30,8 @@ nlohmann::json status_json(const observe::PipelineStatus& s, const engine::Strea
                        {"errors", src.errors},
                        {"restarts", src.restarts},
                        {"streams_open", src.streams_open},
+                       {"dropped", src.dropped},
+                       {"queued_bytes", src.queued_bytes},
                        {"last_error", src.last_error}});
   }
   json labels = json::array();
