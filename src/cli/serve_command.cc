@@ -106,7 +106,9 @@ int run_serve(const ServeOptions& opts) {
   for (const auto& text : opts.sources) {
     auto spec = source::parse_source_spec(text);
     if (!spec) throw std::runtime_error(spec.status().message());
-    auto made = source::make_source(*spec, {max_frame, opts.max_connections});
+    // Video sources decode straight to the pixels the model takes (RGB, or gray for gray models).
+    const int channels = bundle.preprocess ? bundle.preprocess->channels() : 3;
+    auto made = source::make_source(*spec, {max_frame, opts.max_connections, config.max_pixels, channels});
     if (!made) throw std::runtime_error(made.status().message());
     ctx.add_source(std::move(*made));
   }
@@ -139,7 +141,11 @@ void register_serve(CLI::App& app) {
   cmd->add_option(
       "--source", opts->sources,
       "A source as KIND:TARGET?key=value&...: plugin:PATH.so?... (a source plugin), "
-      "dir:PATH?done=DIR|delete=1 (watch a directory), tcp-listen:HOST:PORT, tcp-connect:HOST:PORT; "
+      "dir:PATH?done=DIR|delete=1 (watch a directory), tcp-listen:HOST:PORT, tcp-connect:HOST:PORT, "
+      "video:URL?... (a video file, rtsp://, udp:// or tcp:// MPEG-TS, http(s)://; keys fps=N, every=N, "
+      "keyframes=1, loop=1, realtime=1, drop=oldest|newest|none, queue=N, reconnect_backoff, "
+      "reconnect_max_backoff, max_reconnects, stall_timeout, format, and any FFmpeg option such as "
+      "rtsp_transport=tcp; write a '?' of the URL itself as %3F); "
       "plugin and dir restart with backoff (restart_backoff, restart_max_backoff, max_restarts) "
       "(repeatable)");
   cmd->add_option("--wal", opts->wal_dir,

@@ -13,12 +13,18 @@ namespace sluice::source {
 struct SourceDefaults {
   std::size_t max_frame_bytes = wire::kDefaultMaxFrameBytes;
   std::size_t max_connections = 1024;
+  /// --max-pixels: video sources check each stream and picture against it.
+  std::uint64_t max_pixels = 64ull << 20;
+  /// Channels of the raw pixels video sources produce (3 RGB, 1 gray: the model's input). 0: the
+  /// consumer takes encoded frames only (ingest), so video sources are refused.
+  int video_channels = 0;
 };
 
 /// plugin:PATH.so?k=v&...  a plugin (loaded and created now, so a bad path, a missing symbol, an
 ///                         ABI mismatch or a refused key fails here), under a SupervisedSource.
 /// dir:PATH?done=DIR|delete=1&existing=0   a DirSource, under a SupervisedSource.
 /// tcp-listen:HOST:PORT, tcp-connect:HOST:PORT   as --listen and --connect (no keys).
+/// video:URL?k=v&...   a VideoSource (src/video/): files, rtsp://, udp://, tcp://, http(s)://.
 /// plugin and dir also take the supervisor's keys: restart_backoff (default 100ms),
 /// restart_max_backoff (5s), max_restarts (0 = no limit); these are not passed to the plugin.
 Result<std::unique_ptr<Source>> make_source(const SourceSpec& spec, const SourceDefaults& defaults);

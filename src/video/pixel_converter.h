@@ -1,0 +1,31 @@
+// PixelConverter: a decoded picture (any FFmpeg pixel format, e.g. YUV 4:2:0) to the interleaved
+// RGB24 or GRAY8 pixels the preprocessing takes, at the picture's own size, with libswscale.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "sluice/frame.h"
+#include "sluice/status.h"
+#include "video/av_handles.h"
+
+namespace sluice::video {
+
+/// Not thread-safe: one per decoding thread. Keeps its SwsContext while the input format stays.
+class PixelConverter {
+ public:
+  /// `format`: PixelFormat::kRgb24 or PixelFormat::kGray8.
+  explicit PixelConverter(PixelFormat format) : format_(format) {}
+
+  /// Converts `frame` into `out` (resized to width x height x channels, no row padding), using
+  /// the frame's colour matrix and range (BT.601 limited range when it does not say).
+  Status convert(const AVFrame& frame, std::vector<std::uint8_t>& out);
+
+  PixelFormat format() const { return format_; }
+
+ private:
+  PixelFormat format_;
+  SwsPtr sws_;
+};
+
+}  // namespace sluice::video
