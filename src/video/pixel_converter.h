@@ -17,8 +17,9 @@ class PixelConverter {
   /// `format`: PixelFormat::kRgb24 or PixelFormat::kGray8.
   explicit PixelConverter(PixelFormat format) : format_(format) {}
 
-  /// Converts `frame` into `out` (resized to width x height x channels, no row padding), using
-  /// the frame's colour matrix and range (BT.601 limited range when it does not say).
+  /// Converts `frame` into `out` (resized to width x height x channels, no row padding; its
+  /// capacity holds one row and a little more), using the frame's colour matrix and range (BT.601
+  /// limited range when it does not say).
   Status convert(const AVFrame& frame, std::vector<std::uint8_t>& out);
 
   PixelFormat format() const { return format_; }
