@@ -7,6 +7,7 @@ extern "C" {
 }
 
 #include "video/ffmpeg_log.h"
+#include "video/url_redaction.h"
 
 namespace sluice::video {
 namespace {
@@ -94,7 +95,8 @@ Result<std::unique_ptr<VideoReader>> VideoReader::open(const ReaderOptions& opti
   int rc = avformat_open_input(&ctx, options.url.c_str(), forced, &raw_dict);
   dict.reset(raw_dict);
   if (rc < 0) {
-    if (rc == AVERROR_INVALIDDATA) {
+    // A network input that sends garbage may be a camera restarting: worth retrying (kIo).
+    if (rc == AVERROR_INVALIDDATA && !is_network_url(options.url)) {
       return Status(Code::kDecode,
                     fmt::format("{}: not a video FFmpeg can read: {} (rule: the input must be a "
                                 "container or stream FFmpeg demuxes)",

@@ -47,7 +47,8 @@ Status VideoSource::start(source::FrameSink& sink) {
   if (decoder_.joinable() || storer_.joinable()) return Status(Code::kInternal, "already started");
   sink_ = &sink;
   stopping_ = false;
-  finished_ = false;
+  decoder_done_ = false;
+  storer_done_ = false;
   queue_ = std::make_unique<DropQueue>(options_.video.queue, options_.video.drop);
   queue_->set_gauge(&sink.stats().queued_bytes);
   const auto& v = options_.video;
@@ -100,12 +101,19 @@ void VideoSource::store_loop() {
     }
     frame->seq = next_seq++;
     if (auto st = sink_->store(std::move(*frame)); !st) {
-      // The pipeline is stopping: this frame and what is queued are not taken.
+      // The pipeline is stopping: this frame and what is queued are not taken, and the decoding
+      // thread ends too.
       stats.count_drop(DropReason::kStopped);
+      {
+        std::lock_guard lock(mu_);
+        stopping_ = true;
+      }
+      wake_.notify_all();
       queue_->close();
       break;
     }
   }
+  storer_done_ = true;
 }
 
 void VideoSource::decode_loop() {
@@ -125,7 +133,7 @@ void VideoSource::decode_loop() {
       break;
     }
     if (!v.network || is_permanent(why)) {
-      ++stats.errors;
+      if (!delivered) ++stats.errors;  // otherwise the sink counted it when the stream closed
       stats.set_last_error(why.to_string());
       stats.set_state(SourceState::kFailed);
       spdlog::error("{}: failed: {}", name(), why.to_string());
@@ -158,7 +166,7 @@ void VideoSource::decode_loop() {
     ++stats.restarts;
   }
   queue_->finish();
-  finished_ = true;
+  decoder_done_ = true;
 }
 
 Status VideoSource::run_session(bool& delivered) {

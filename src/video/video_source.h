@@ -57,8 +57,9 @@ class VideoSource final : public source::Source {
   /// Stops both threads; frames still queued are counted as dropped (reason "stopped").
   void stop() override;
 
-  /// True once the decoding thread has ended (file finished, source failed, or stopped).
-  bool finished() const { return finished_; }
+  /// True once both threads have ended (the input finished or failed and every queued frame was
+  /// stored, or the source was stopped).
+  bool finished() const { return decoder_done_ && storer_done_; }
 
  private:
   void decode_loop();
@@ -79,7 +80,8 @@ class VideoSource final : public source::Source {
   source::FrameSink* sink_ = nullptr;
   std::unique_ptr<DropQueue> queue_;
   std::atomic<bool> stopping_{false};
-  std::atomic<bool> finished_{false};
+  std::atomic<bool> decoder_done_{false};
+  std::atomic<bool> storer_done_{false};
   std::mutex mu_;
   std::condition_variable wake_;
   std::thread decoder_;
