@@ -21,6 +21,7 @@
 #include "source/tcp_connect_source.h"
 #include "source/tcp_listen_source.h"
 #include "store/write_ahead_log.h"
+#include "vision/preprocess.h"
 
 namespace sluice::cli {
 namespace {
@@ -108,7 +109,13 @@ int run_serve(const ServeOptions& opts) {
     if (!spec) throw std::runtime_error(spec.status().message());
     // Video sources decode straight to the pixels the model takes (RGB, or gray for gray models).
     const int channels = bundle.preprocess ? bundle.preprocess->channels() : 3;
-    auto made = source::make_source(*spec, {max_frame, opts.max_connections, config.max_pixels, channels});
+    source::SourceDefaults defaults{max_frame, opts.max_connections, config.max_pixels, channels};
+    if (bundle.preprocess) {
+      defaults.video_resize_target = [spec = *bundle.preprocess](int w, int h) {
+        return vision::resize_target(spec, w, h);
+      };
+    }
+    auto made = source::make_source(*spec, defaults);
     if (!made) throw std::runtime_error(made.status().message());
     ctx.add_source(std::move(*made));
   }

@@ -1,7 +1,9 @@
 // make_source: builds the Source a --source option describes, behind its supervisor.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <utility>
 
 #include "source/source.h"
 #include "source/source_spec.h"
@@ -18,6 +20,9 @@ struct SourceDefaults {
   /// Channels of the raw pixels video sources produce (3 RGB, 1 gray: the model's input). 0: the
   /// consumer takes encoded frames only (ingest), so video sources are refused.
   int video_channels = 0;
+  /// The model's resize target (width, height) for a width x height picture: video sources convert
+  /// large pictures straight to a smaller size when it is small. Empty: always the full size.
+  std::function<std::pair<int, int>(int, int)> video_resize_target{};
 };
 
 /// plugin:PATH.so?k=v&...  a plugin (loaded and created now, so a bad path, a missing symbol, an

@@ -121,13 +121,15 @@ Result<VideoOptions> parse_video_options(std::string_view target,
       if (!n) return n.status();
       if (*n == 0) return bad_value(context, key, value, "at least 1");
       o.every = *n;
-    } else if (key == "keyframes" || key == "loop" || key == "realtime" || key == "live") {
+    } else if (key == "keyframes" || key == "loop" || key == "realtime" || key == "live" ||
+               key == "prescale") {
       auto flag = parse_flag(context, key, value);
       if (!flag) return flag.status();
       if (key == "keyframes") o.keyframes = *flag;
       if (key == "loop") o.loop = *flag;
       if (key == "realtime") o.realtime = *flag;
       if (key == "live") live = *flag;
+      if (key == "prescale") o.prescale = *flag;
     } else if (key == "drop") {
       if (value == "oldest") {
         drop = DropPolicy::kOldest;

@@ -33,6 +33,7 @@ struct VideoOptions {
   bool keyframes = false;   // decode key frames only (AVDISCARD_NONKEY)
   bool loop = false;        // files: start again at the end
   bool realtime = false;    // files: read at the native rate, as a camera would deliver
+  bool prescale = true;     // convert large pictures at 1/2..1/8 size when the model's input is small
   bool live = false;        // shed load (drop) instead of back-pressure; reconnect on failure
   bool network = false;     // a network URL: reconnect with backoff when it fails or ends
   DropPolicy drop = DropPolicy::kNone;
@@ -49,8 +50,8 @@ struct VideoOptions {
 
 /// sluice's keys, for messages and --help.
 inline constexpr std::string_view kVideoKeys =
-    "fps, every, keyframes, loop, realtime, live, drop, queue, reconnect_backoff, reconnect_max_backoff, "
-    "max_reconnects, stall_timeout, format";
+    "fps, every, keyframes, loop, realtime, live, prescale, drop, queue, reconnect_backoff, "
+    "reconnect_max_backoff, max_reconnects, stall_timeout, format";
 
 /// Parses the keys of one video input. `target` is the URL as written in the option (a '?' of
 /// the camera's own URL written %3F). `context` prefixes every message (it must not hold

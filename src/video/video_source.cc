@@ -237,7 +237,12 @@ Status VideoSource::decode_input(VideoReader& reader, std::int64_t& last_pts_us)
     if (options_.video.realtime && !pace(pts_us)) break;
     Frame frame;
     std::vector<std::uint8_t> pixels;
-    if (auto st = converter_.convert(*picture->frame, pixels); !st) {
+    const AVFrame& av = *picture->frame;
+    const auto [width, height] =
+        options_.video.prescale && options_.resize_target
+            ? prescaled_size(av.width, av.height, options_.resize_target(av.width, av.height))
+            : std::pair<int, int>(av.width, av.height);
+    if (auto st = converter_.convert(av, width, height, pixels); !st) {
       stats.count_drop(DropReason::kCorrupt);
       spdlog::debug("{}: {}", name(), st.to_string());
       continue;
@@ -245,8 +250,8 @@ Status VideoSource::decode_input(VideoReader& reader, std::int64_t& last_pts_us)
     ++sampled_;
     frame.stream = stream_;
     frame.name = video_frame_name(base_name_, index);
-    frame.pixels = PixelLayout{converter_.format(), static_cast<std::uint32_t>(picture->frame->width),
-                               static_cast<std::uint32_t>(picture->frame->height)};
+    frame.pixels = PixelLayout{converter_.format(), static_cast<std::uint32_t>(width),
+                               static_cast<std::uint32_t>(height)};
     frame.payload = Payload(std::move(pixels));
     frame.pts_ms = (pts_us + 500) / 1000;
     frame.origin = origin_;

@@ -16,6 +16,7 @@
 #include "video/drop_queue.h"
 #include "video/frame_sampler.h"
 #include "video/pixel_converter.h"
+#include "video/prescale.h"
 #include "video/realtime_pacer.h"
 #include "video/video_options.h"
 #include "video/video_reader.h"
@@ -27,6 +28,7 @@ struct VideoSourceOptions {
   std::uint64_t max_pixels = 64ull << 20;
   PixelFormat pixels = PixelFormat::kRgb24;  // what the model takes: RGB24 or GRAY8
   std::string name;                          // "video URL?keys", without credentials
+  ResizeTarget resize_target;                // empty, or with video.prescale: see prescaled_size
 };
 
 /// Two threads. The decoding thread opens the input, decodes, samples (fps, every, keyframes),

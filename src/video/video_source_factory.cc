@@ -25,6 +25,7 @@ Result<std::unique_ptr<source::Source>> make_video_source(const source::SourceSp
   options.max_pixels = defaults.max_pixels;
   options.pixels = defaults.video_channels == 1 ? PixelFormat::kGray8 : PixelFormat::kRgb24;
   options.name = "video " + written;
+  options.resize_target = defaults.video_resize_target;
   return std::unique_ptr<source::Source>(std::make_unique<VideoSource>(std::move(options)));
 }
 

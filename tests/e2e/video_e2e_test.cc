@@ -21,6 +21,7 @@
 #include "support/test_env.h"
 #include "video/video_fixtures.h"
 #include "video/video_source.h"
+#include "vision/preprocess.h"
 
 // Under AddressSanitizer resident memory is mostly shadow memory and quarantine, and the model
 // runs several times slower: the overload test's memory bound runs in the release build only.
@@ -153,6 +154,12 @@ class VideoTest : public ::testing::Test {
     for (int i = 0; i < kSeconds; ++i) {
       if (auto e = make_still(dir_, i, 640, 480); !e.empty()) fail(e);
     }
+    // Full HD: large enough that the source prescales (to 960x540 for the ImageNet preset).
+    fs::create_directories(dir_ + "/hd");
+    if (auto e = make_photo_clip(dir_ + "/hd", "clip.mp4", 1920, 1080, kClipFps); !e.empty()) fail(e);
+    for (int i = 0; i < kSeconds; ++i) {
+      if (auto e = make_still(dir_ + "/hd", i, 1920, 1080); !e.empty()) fail(e);
+    }
     const auto remux =
         run_tool({"/usr/bin/ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-stream_loop", "3", "-i",
                   dir_ + "/clip.mp4", "-c", "copy", "-f", "mpegts", dir_ + "/long.ts"},
@@ -180,7 +187,8 @@ std::string VideoTest::setup_error_;
 // The VideoSource in-process, on a FakeFrameSink.
 
 std::unique_ptr<video::VideoSource> make_source(const std::string& text,
-                                                PixelFormat pixels = PixelFormat::kRgb24) {
+                                                PixelFormat pixels = PixelFormat::kRgb24,
+                                                video::ResizeTarget resize_target = {}) {
   auto spec = source::parse_source_spec(text);
   EXPECT_TRUE(spec) << spec.status().to_string();
   auto options = video::parse_video_options(spec->target, spec->params, "test");
@@ -189,6 +197,7 @@ std::unique_ptr<video::VideoSource> make_source(const std::string& text,
   o.video = *options;
   o.pixels = pixels;
   o.name = "video test";
+  o.resize_target = std::move(resize_target);
   return std::make_unique<video::VideoSource>(std::move(o));
 }
 
@@ -257,6 +266,25 @@ TEST_F(VideoTest, SourceGivesGrayPixelsToGrayModelsAndCanDecodeKeyFramesOnly) {
   }
 }
 
+TEST_F(VideoTest, SourcePrescalesLargePicturesForASmallModelInput) {
+  const auto imagenet = [](int w, int h) { return vision::resize_target(vision::imagenet_preset(), w, h); };
+  for (const auto& [query, size] :
+       {std::pair{std::string("?keyframes=1"), std::pair{960u, 540u}},
+        std::pair{std::string("?keyframes=1&prescale=0"), std::pair{1920u, 1080u}}}) {
+    FakeFrameSink sink;
+    auto source = make_source("video:" + clip("hd/clip.mp4") + query, PixelFormat::kRgb24, imagenet);
+    ASSERT_TRUE(source->start(sink));
+    ASSERT_TRUE(wait_finished(*source, 60s));
+    source->stop();
+    const auto frames = sink.frames();
+    ASSERT_FALSE(frames.empty());
+    for (const auto& f : frames) {
+      EXPECT_EQ(f.pixels, (PixelLayout{PixelFormat::kRgb24, size.first, size.second})) << query;
+      EXPECT_EQ(f.payload.size(), f.pixels.bytes());
+    }
+  }
+}
+
 TEST_F(VideoTest, LoopContinuesTheTimelineAtTheNativeRate) {
   FakeFrameSink sink;
   auto source = make_source("video:" + clip("clip.mp4") + "?loop=1&realtime=1&fps=5");
@@ -310,16 +338,6 @@ TEST_F(VideoTest, FileSourceIsBackPressuredAndLosesNothing) {
 // ---------------------------------------------------------------------------------------------
 // The sluice binary.
 
-// Top-1 class index of each still, classified by the same serve as JPEG... as PNG frames.
-std::map<int, int> still_top1(const std::vector<json>& lines) {
-  std::map<int, int> top;
-  for (const auto& l : lines) {
-    const auto name = l["name"].get<std::string>();
-    if (name.rfind("still", 0) == 0) top[name[5] - '0'] = l["top"][0]["index"].get<int>();
-  }
-  return top;
-}
-
 TEST_F(VideoTest, ServeClassifiesEachPhotoInItsSecondAndKeepsPtsOrder) {
   ScratchDir scratch("video-classify");
   const auto& dir = scratch.path;
@@ -327,41 +345,53 @@ TEST_F(VideoTest, ServeClassifiesEachPhotoInItsSecondAndKeepsPtsOrder) {
   // --executors 1: one stream's lines leave in pts order only with one executor until the engine
   // orders each stream's lines itself (the commit sequencer); then this runs with the default plan.
   Serve serve(dir, {"--listen", fmt::format("127.0.0.1:{}", listen_port), "--source",
-                    "video:" + clip("clip.mp4") + "?fps=5", "--executors", "1"});
+                    "video:" + clip("clip.mp4") + "?fps=5", "--source",
+                    "video:" + clip("hd/clip.mp4") + "?fps=5", "--executors", "1"});
   ASSERT_TRUE(serve.ready()) << read_file(serve.log());
+  // The reference, in the same run: the stills ffmpeg made the clips from, as PNG frames.
   std::vector<std::string> send{sluice_binary(), "send", "--to", fmt::format("127.0.0.1:{}", listen_port)};
   for (int i = 0; i < kSeconds; ++i) send.push_back(fmt::format("{}/still{}.png", dir_, i));
+  for (int i = 0; i < kSeconds; ++i) send.push_back(fmt::format("{}/hd/still{}.png", dir_, i));
   auto sender = ChildProcess::spawn(send, dir + "/send.out", dir + "/send.err");
   ASSERT_EQ(sender.wait(120s), 0) << read_file(dir + "/send.err");
-  const std::size_t expected = kSeconds * 5 + kSeconds;
-  EXPECT_EQ(wait_for_lines(serve.output(), expected, 120s), expected);
+  const std::size_t expected = 2 * (kSeconds * 5 + kSeconds);
+  EXPECT_EQ(wait_for_lines(serve.output(), expected, 180s), expected);
   ASSERT_EQ(serve.stop(), 0) << read_file(serve.log());
 
   const auto lines = parse_lines(serve.output());
-  const auto reference = still_top1(lines);
-  ASSERT_EQ(reference.size(), static_cast<std::size_t>(kSeconds));
-  std::vector<json> video;
+  std::map<std::string, std::map<int, int>> reference;  // clip -> photo -> top-1 of its still
+  std::map<std::string, std::vector<json>> video;       // clip -> its lines, in output order
   for (const auto& l : lines) {
+    ASSERT_TRUE(l.contains("top")) << l.dump();
+    const auto name = l["name"].get<std::string>();
     if (l.contains("pts_ms")) {
-      video.push_back(l);
+      video[l["url"].get<std::string>()].push_back(l);
     } else {
       EXPECT_FALSE(l.contains("url")) << "lines of other sources are unchanged";
+      ASSERT_EQ(name.rfind("still", 0), 0u) << name;
+      // Stills arrive in order: the first five are 640x480, the next five 1920x1080.
+      const int index = name[5] - '0';
+      const auto of = reference[clip("clip.mp4")].count(index) ? clip("hd/clip.mp4") : clip("clip.mp4");
+      reference[of][index] = l["top"][0]["index"].get<int>();
     }
   }
-  EXPECT_NEAR(static_cast<double>(video.size()), 5.0 * kSeconds, 1.0) << "fps x duration, within one frame";
-  std::int64_t last_pts = -1;
-  for (std::size_t i = 0; i < video.size(); ++i) {
-    const auto& l = video[i];
-    ASSERT_TRUE(l.contains("top")) << l.dump();
-    const auto pts = l["pts_ms"].get<std::int64_t>();
-    EXPECT_GT(pts, last_pts) << "lines of a stream leave in pts order: " << l.dump();
-    last_pts = pts;
-    EXPECT_EQ(l["seq"].get<std::uint64_t>(), i);
-    EXPECT_EQ(l["url"], clip("clip.mp4"));
-    const int photo = static_cast<int>(std::min<std::int64_t>(pts / 1000, kSeconds - 1));
-    EXPECT_EQ(l["top"][0]["index"].get<int>(), reference.at(photo))
-        << "at " << pts << " ms the clip shows " << photo_names()[static_cast<std::size_t>(photo)] << ": "
-        << l.dump();
+  ASSERT_EQ(video.size(), 2u);
+  for (const auto& [url, stream] : video) {
+    ASSERT_EQ(reference[url].size(), static_cast<std::size_t>(kSeconds)) << url;
+    EXPECT_NEAR(static_cast<double>(stream.size()), 5.0 * kSeconds, 1.0)
+        << url << ": fps x duration, within one frame";
+    std::int64_t last_pts = -1;
+    for (std::size_t i = 0; i < stream.size(); ++i) {
+      const auto& l = stream[i];
+      const auto pts = l["pts_ms"].get<std::int64_t>();
+      EXPECT_GT(pts, last_pts) << "lines of a stream leave in pts order: " << l.dump();
+      last_pts = pts;
+      EXPECT_EQ(l["seq"].get<std::uint64_t>(), i);
+      const int photo = static_cast<int>(std::min<std::int64_t>(pts / 1000, kSeconds - 1));
+      EXPECT_EQ(l["top"][0]["index"].get<int>(), reference[url].at(photo))
+          << url << " at " << pts << " ms shows " << photo_names()[static_cast<std::size_t>(photo)] << ": "
+          << l.dump();
+    }
   }
 }
 

@@ -19,6 +19,7 @@
 #include "video/frame_sampler.h"
 #include "video/jpeg_encoder.h"
 #include "video/pixel_converter.h"
+#include "video/prescale.h"
 #include "video/url_redaction.h"
 #include "video/video_options.h"
 #include "video/video_sender.h"
@@ -291,6 +292,37 @@ TEST(PixelConverter, Yuv420LimitedRangeToRgbAndGray) {
   ASSERT_TRUE(gray.convert(*frame, out));
   ASSERT_EQ(out.size(), 8u * 4);
   EXPECT_NEAR(out[0], 76, 4);  // full-range luma of pure red
+}
+
+TEST(Prescale, SmallestEighthThatStaysTwiceTheTarget) {
+  // ImageNet's shorter side 256: 1920x1080 needs 910x512, so 1/2 (960x540).
+  EXPECT_EQ(prescaled_size(1920, 1080, {455, 256}), (std::pair{960, 540}));
+  // 4K: 3840x2160 at 2/8 is 960x540.
+  EXPECT_EQ(prescaled_size(3840, 2160, {455, 256}), (std::pair{960, 540}));
+  // 640x480 is less than four times the target: the full size.
+  EXPECT_EQ(prescaled_size(640, 480, {341, 256}), (std::pair{640, 480}));
+  // Rounded up, as libjpeg-turbo's scaled sizes are.
+  EXPECT_EQ(prescaled_size(1001, 1001, {100, 100}), (std::pair{251, 251}));
+}
+
+TEST(PixelConverter, PrescalesByAveragingAreas) {
+  AvFramePtr frame(av_frame_alloc());
+  frame->format = AV_PIX_FMT_YUV420P;
+  frame->width = 16;
+  frame->height = 8;
+  ASSERT_EQ(av_frame_get_buffer(frame.get(), 0), 0);
+  // Columns alternate black and white (full luma range, grey chroma): half size averages them.
+  for (int y = 0; y < 8; ++y) {
+    for (int x = 0; x < 16; ++x) frame->data[0][y * frame->linesize[0] + x] = x % 2 ? 235 : 16;
+  }
+  for (int p = 1; p <= 2; ++p) {
+    for (int y = 0; y < 4; ++y) std::fill_n(frame->data[p] + y * frame->linesize[p], 8, 128);
+  }
+  PixelConverter gray(PixelFormat::kGray8);
+  std::vector<std::uint8_t> out;
+  ASSERT_TRUE(gray.convert(*frame, 8, 4, out));
+  ASSERT_EQ(out.size(), 8u * 4);
+  for (const auto v : out) EXPECT_NEAR(v, 128, 6);
 }
 
 TEST(RawFramesInTheCore, WalMediaRecordsRoundTripAndPlainFramesKeepTheOldFormat) {
