@@ -21,6 +21,7 @@
 #include "source/tcp_connect_source.h"
 #include "source/tcp_listen_source.h"
 #include "store/write_ahead_log.h"
+#include "video/url_redaction.h"
 #include "vision/preprocess.h"
 
 namespace sluice::cli {
@@ -106,7 +107,8 @@ int run_serve(const ServeOptions& opts) {
   // --source: plugins are loaded and created here, so a bad path, symbol, ABI or key stops now.
   for (const auto& text : opts.sources) {
     auto spec = source::parse_source_spec(text);
-    if (!spec) throw std::runtime_error(spec.status().message());
+    // The message quotes the option, which may hold a camera's password.
+    if (!spec) throw std::runtime_error(video::redact_text(spec.status().message()));
     // Video sources decode straight to the pixels the model takes (RGB, or gray for gray models).
     const int channels = bundle.preprocess ? bundle.preprocess->channels() : 3;
     source::SourceDefaults defaults{max_frame, opts.max_connections, config.max_pixels, channels};

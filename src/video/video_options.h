@@ -43,7 +43,7 @@ struct VideoOptions {
   std::uint32_t max_reconnects = 0;  // 0 = no limit
   /// Opening, or waiting for the next packet, longer than this fails the session.
   std::chrono::milliseconds stall_timeout{10000};
-  std::string format;  // force this FFmpeg input format (e.g. mjpeg, v4l2); empty = probe
+  std::string format;  // force this FFmpeg input format (e.g. mjpeg, mpegts); empty = probe
   /// Every other key, in order, for avformat_open_input and then avcodec_open2.
   std::vector<std::pair<std::string, std::string>> ffmpeg_options;
 };
