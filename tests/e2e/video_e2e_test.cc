@@ -324,6 +324,31 @@ TEST_F(VideoTest, LiveSourceBehindDropsTheOldestAndCountsEveryPicture) {
   for (std::size_t i = 0; i < stored.size(); ++i) EXPECT_EQ(stored[i].seq, i) << "no gaps in seq";
 }
 
+TEST_F(VideoTest, CorruptPacketsAreCountedAndSkipped) {
+  ScratchDir scratch("video-corrupt");
+  const auto& dir = scratch.path;
+  // 20 s of MPEG-TS with 64 KiB of garbage at a third and at two thirds of the file.
+  std::ifstream in(clip("long.ts"), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  ASSERT_GT(bytes.size(), 1u << 20);
+  for (const auto at : {bytes.size() / 3, 2 * bytes.size() / 3}) {
+    for (std::size_t i = 0; i < 65536; ++i) bytes[at + i] = static_cast<char>((i * 2654435761u) >> 13);
+  }
+  std::ofstream(dir + "/corrupt.ts", std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  FakeFrameSink sink;
+  auto source = make_source("video:" + dir + "/corrupt.ts?fps=5");
+  ASSERT_TRUE(source->start(sink));
+  ASSERT_TRUE(wait_finished(*source, 60s));
+  source->stop();
+  EXPECT_GT(sink.stats().drops(observe::DropReason::kCorrupt), 0u);
+  EXPECT_EQ(sink.stats().state(), observe::SourceState::kStopped) << "the file is read to its end";
+  const auto frames = sink.frames();
+  EXPECT_GT(frames.size(), 80u) << "of 100: decoding goes on after each damaged part";
+  ASSERT_FALSE(frames.empty());
+  EXPECT_GT(*frames.back().pts_ms, 19000);
+}
+
 TEST_F(VideoTest, FileSourceIsBackPressuredAndLosesNothing) {
   SlowSink sink(10ms);
   auto source = make_source("video:" + clip("clip.mp4"));
