@@ -24,6 +24,11 @@ packages=(
   libcpp-httplib-dev libtomlplusplus-dev
   libhiredis-dev redis-server  # scale-out on Redis Streams (sluice ingest/worker/results); tests start redis-server
   prometheus chromium  # tests: promtool checks /metrics; headless Chromium opens the dashboard
+  libavformat-dev libavcodec-dev libswscale-dev libavutil-dev  # video sources: FFmpeg demuxes and decodes
+  ffmpeg  # tests and bench/video.sh make their clips and streams with it
+  # tests: GStreamer's RTSP server (tests/video/rtsp_server.py) serves a camera stream
+  gir1.2-gst-rtsp-server-1.0 python3-gst-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -167,15 +167,19 @@
     $("card-store").textContent = mib(s.queue.store_bytes);
 
     $("sources").replaceChildren(...s.sources.map((src) => {
+      const drops = Object.entries(src.dropped || {});
+      const dropped = drops.reduce((sum, [, n]) => sum + n, 0);
       const tr = row([
         [src.name], [src.active ? src.state + " · active" : src.state], [fmt(src.frames_per_second, 1), "num"],
         [src.rate_limit === null ? "unlimited" : fmt(src.rate_limit, 0) + "/s", "num"],
-        [fmt(src.frames), "num"], [src.streams_open, "num"], [src.errors, src.errors ? "num bad" : "num"],
+        [fmt(src.frames), "num"], [src.streams_open, "num"],
+        [fmt(dropped), dropped ? "num bad" : "num"], [src.errors, src.errors ? "num bad" : "num"],
         [src.last_error || "–", "error-text"],
       ]);
       tr.dataset.state = src.state;
       tr.dataset.active = String(src.active);
       tr.children[1].className = "state " + (src.active ? "active" : src.state);
+      tr.children[6].title = drops.filter(([, n]) => n > 0).map(([reason, n]) => reason + ": " + n).join(", ") || "none";
       return tr;
     }));
 

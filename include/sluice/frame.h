@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -36,6 +37,26 @@ class Payload {
   std::size_t size_ = 0;
 };
 
+/// How a payload's bytes are to be read: an encoded image (JPEG, PNG: the default), or raw 8-bit
+/// pixels, interleaved, row-major, without padding (decoded video frames).
+enum class PixelFormat : std::uint8_t { kEncoded = 0, kRgb24 = 1, kGray8 = 2 };
+
+/// The layout of a raw payload; `format` kEncoded means there is none (width and height are 0).
+struct PixelLayout {
+  PixelFormat format = PixelFormat::kEncoded;
+  std::uint32_t width = 0;
+  std::uint32_t height = 0;
+
+  bool raw() const { return format != PixelFormat::kEncoded; }
+  /// 3 (RGB24), 1 (GRAY8), 0 (encoded).
+  int channels() const { return format == PixelFormat::kRgb24 ? 3 : format == PixelFormat::kGray8 ? 1 : 0; }
+  /// The payload size a raw frame of this layout must have.
+  std::uint64_t bytes() const {
+    return static_cast<std::uint64_t>(width) * height * static_cast<std::uint64_t>(channels());
+  }
+  bool operator==(const PixelLayout&) const = default;
+};
+
 /// One image record. `stream` identifies the producer connection (or source stream); `seq` counts
 /// the frames of that stream from 0. The pair (stream, seq) is unique for the life of a process.
 struct Frame {
@@ -49,6 +70,13 @@ struct Frame {
   std::uint64_t token = 0;
   /// Position of the frame in the write-ahead log; 0 when it is not logged (yet).
   std::uint64_t wal_lsn = 0;
+  /// Raw pixels, or (the default) an encoded image.
+  PixelLayout pixels;
+  /// Video frames: the presentation time in ms from the start of the stream.
+  std::optional<std::int64_t> pts_ms;
+  /// Video frames: where the stream comes from, a URL without credentials (shared by the frames
+  /// of a stream, so a frame copies no string). Empty otherwise.
+  std::shared_ptr<const std::string> origin;
 };
 
 }  // namespace sluice

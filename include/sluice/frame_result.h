@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +29,9 @@ struct FrameResult {
   /// ("decode: payload of 12 bytes is neither JPEG nor PNG ...").
   Code error_code = Code::kOk;
   std::string error;
+  /// Video frames only (Frame::pts_ms, Frame::origin): written as "pts_ms" and "url".
+  std::optional<std::int64_t> pts_ms;
+  std::shared_ptr<const std::string> url;
   /// The frame's Frame::token (source-defined), for sinks that acknowledge upstream themselves.
   std::uint64_t token = 0;
   /// Set by a deduplicating sink when this (stream, seq) already had a line: none was written.

@@ -18,6 +18,7 @@
 #include "sink/json_lines_sink.h"
 #include "source/source_factory.h"
 #include "store/write_ahead_log.h"
+#include "vision/preprocess.h"
 
 namespace sluice {
 namespace {

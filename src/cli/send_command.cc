@@ -1,4 +1,5 @@
 // sluice send: a producer that streams images in the seed wire format.
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 
@@ -7,6 +8,7 @@
 #include "cli/cli_support.h"
 #include "producer/acked_sender.h"
 #include "producer/frame_sender.h"
+#include "video/video_sender.h"
 
 namespace sluice::cli {
 namespace {
@@ -19,7 +21,43 @@ struct SendCliOptions {
   std::size_t limit = 0;
   bool ack = false;
   std::string give_up_after = "120s";
+  int jpeg_quality = 95;
 };
+
+// Video inputs (files, URLs, "-" for stdin): each is one connection, read and sent as it decodes.
+int run_send_videos(const SendCliOptions& opts) {
+  if (!opts.listen.empty() || opts.ack || opts.send.repeat != 1 || opts.send.connections != 1) {
+    throw std::runtime_error(
+        "video inputs are sent with --to, --rate and --limit: each input is one connection (one stream); "
+        "--listen, --ack, --repeat and --connections take image files");
+  }
+  if (opts.jpeg_quality < 1 || opts.jpeg_quality > 100)
+    throw std::runtime_error("--jpeg-quality must be 1..100");
+  std::vector<video::VideoInput> inputs;
+  for (const auto& path : opts.paths) {
+    if (!video::is_video_input(path)) {
+      throw std::runtime_error(fmt::format(
+          "'{}' is not a video input: give either video inputs or image files and directories", path));
+    }
+    auto input = video::parse_video_input(path);
+    if (!input) throw std::runtime_error(input.status().message());
+    inputs.push_back(std::move(*input));
+  }
+  auto ep = net::parse_endpoint(opts.to);
+  if (!ep) throw std::runtime_error(ep.status().message());
+  producer::SendProgress progress;
+  auto summary = video::send_videos(inputs, *ep, {opts.send.rate, opts.limit, opts.jpeg_quality}, progress);
+  if (!summary) {
+    std::fprintf(stderr, "sluice send: error after %llu frames: %s\n",
+                 static_cast<unsigned long long>(progress.frames.load()),
+                 summary.status().to_string().c_str());
+    return 1;
+  }
+  std::printf("sent %llu frames, %.1f MB in %.2f s: %.0f frames/s\n",
+              static_cast<unsigned long long>(summary->frames), static_cast<double>(summary->bytes) / 1e6,
+              summary->seconds, summary->frames_per_second());
+  return 0;
+}
 
 int run_send(const SendCliOptions& opts) {
   if (opts.to.empty() == opts.listen.empty()) {
@@ -34,6 +72,10 @@ int run_send(const SendCliOptions& opts) {
   if (opts.send.connections < 1 || opts.send.repeat < 1 || opts.send.rate < 0) {
     throw std::runtime_error(
         "--connections and --repeat must be at least 1, and --rate must not be negative");
+  }
+  if (std::any_of(opts.paths.begin(), opts.paths.end(),
+                  [](const auto& p) { return video::is_video_input(p); })) {
+    return run_send_videos(opts);
   }
   auto set = producer::load_frame_set(opts.paths, opts.limit);
   if (!set) throw std::runtime_error(set.status().message());
@@ -74,11 +116,14 @@ int run_send(const SendCliOptions& opts) {
 
 void register_send(CLI::App& app) {
   auto opts = std::make_shared<SendCliOptions>();
-  auto* cmd =
-      app.add_subcommand("send", "Stream image files, directories or an IDX image file to a pipeline");
+  auto* cmd = app.add_subcommand(
+      "send", "Stream image files, directories, an IDX image file or videos to a pipeline");
   cmd->add_option("paths", opts->paths,
                   "Image files (.jpg/.png), directories of them, or an IDX image file (sent as PNG frames "
-                  "named by index)")
+                  "named by index); or videos: a file (mp4, mkv, avi, ts, ...), a URL (rtsp://, udp://, "
+                  "http://, ...) or - (a stream on stdin, e.g. MJPEG), each optionally followed by "
+                  "?fps=N|every=N&keyframes=1&realtime=1&format=F and FFmpeg options; sampled pictures go as "
+                  "JPEG frames named like clip.mp4#000012, one connection per video")
       ->required();
   cmd->add_option("--to", opts->to, "Connect to a pipeline listening on HOST:PORT (give --to or --listen)");
   cmd->add_option("--listen", opts->listen,
@@ -97,7 +142,11 @@ void register_send(CLI::App& app) {
   cmd->add_option("--give-up-after", opts->give_up_after,
                   "With --ack: fail when a connection makes no progress for this long")
       ->capture_default_str();
-  cmd->add_option("--limit", opts->limit, "Send at most this many distinct frames (0 = all)")
+  cmd->add_option("--limit", opts->limit,
+                  "Send at most this many distinct frames (0 = all); for videos, per video")
+      ->capture_default_str();
+  cmd->add_option("--jpeg-quality", opts->jpeg_quality,
+                  "Videos: JPEG quality of the frames sent (1-100); Motion-JPEG input is passed on as it is")
       ->capture_default_str();
   cmd->callback([opts] {
     if (const int rc = run_send(*opts); rc != 0) throw CLI::RuntimeError(rc);

@@ -18,6 +18,8 @@
 #include "observe/process_memory.h"
 #include "sluice/pipeline.h"
 #include "store/write_ahead_log.h"
+#include "video/url_redaction.h"
+#include "vision/preprocess.h"
 
 namespace sluice::cli {
 namespace {
@@ -132,7 +134,11 @@ void register_serve(CLI::App& app) {
   cmd->add_option(
       "--source", opts->sources,
       "A source as KIND:TARGET?key=value&...: plugin:PATH.so?... (a source plugin), "
-      "dir:PATH?done=DIR|delete=1 (watch a directory), tcp-listen:HOST:PORT, tcp-connect:HOST:PORT; "
+      "dir:PATH?done=DIR|delete=1 (watch a directory), tcp-listen:HOST:PORT, tcp-connect:HOST:PORT, "
+      "video:URL?... (a video file, rtsp://, udp:// or tcp:// MPEG-TS, http(s)://; keys fps=N, every=N, "
+      "keyframes=1, loop=1, realtime=1, drop=oldest|newest|none, queue=N, reconnect_backoff, "
+      "reconnect_max_backoff, max_reconnects, stall_timeout, format, and any FFmpeg option such as "
+      "rtsp_transport=tcp; write a '?' of the URL itself as %3F); "
       "plugin and dir restart with backoff (restart_backoff, restart_max_backoff, max_restarts) "
       "(repeatable)");
   cmd->add_option("--wal", opts->wal_dir,

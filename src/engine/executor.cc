@@ -73,8 +73,8 @@ void Executor::process(const Task& task, TaskOutcome& out) {
       frame.payload = std::move(*payload);
     }
     const std::size_t elements = shape.input_elements();
-    Status st = preparer_.prepare(frame.payload.bytes(),
-                                  std::span<float>(input_).subspan(slot_frame_.size() * elements, elements));
+    Status st =
+        preparer_.prepare(frame, std::span<float>(input_).subspan(slot_frame_.size() * elements, elements));
     if (st) slot_frame_.push_back(i);
     frame_status_[i] = std::move(st);
     // The payload is not needed any more; its reservation stays until the frame is done.
@@ -107,6 +107,8 @@ void Executor::process(const Task& task, TaskOutcome& out) {
     record.seq = frame.seq;
     record.token = frame.token;
     record.name = frame.name;
+    record.pts_ms = frame.pts_ms;
+    record.url = frame.origin;
     record.batch = batch.info.id;
     record.latency_ms = std::chrono::duration<double, std::milli>(done - frame.arrival).count();
     record.top.clear();

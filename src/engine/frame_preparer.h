@@ -6,6 +6,7 @@
 #include <span>
 
 #include "engine/memory_budget.h"
+#include "sluice/frame.h"
 #include "vision/image_decoder.h"
 #include "vision/preprocess.h"
 
@@ -20,12 +21,21 @@ class FramePreparer {
                 MemoryBudget* decode_budget);
   FramePreparer(FramePreparer&&) = delete;
 
-  /// Decodes `bytes` and writes the preprocessed tensor to `out` (tensor_elements() floats).
+  /// Decodes `frame` (or takes its raw pixels: a decoded video picture) and writes the
+  /// preprocessed tensor to `out` (tensor_elements() floats).
+  Status prepare(const Frame& frame, std::span<float> out);
+  /// The same for encoded bytes.
   Status prepare(std::span<const std::uint8_t> bytes, std::span<float> out);
 
   const vision::Preprocessor& preprocessor() const { return preprocessor_; }
 
  private:
+  /// Reserves the decode budget for a width x height image (and its resize), after the pixel
+  /// limit; `reserved` says how much to give back.
+  Status reserve(std::uint64_t width, std::uint64_t height, std::size_t& reserved);
+  /// Copies a raw frame's pixels into image_, checked as an image header would be.
+  Status adopt_raw_pixels(const Frame& frame);
+
   vision::Preprocessor preprocessor_;
   std::uint64_t max_pixels_;
   MemoryBudget* decode_budget_;

@@ -71,12 +71,37 @@ std::string render_metrics(const monitor::PipelineView& view) {
   out.family("sluice_source_state", "gauge", "1 for the state each source is in, 0 for the others.");
   for (std::size_t i = 0; i < ctx.source_count(); ++i) {
     const auto& s = ctx.source_stats(i);
-    for (const auto state :
-         {observe::SourceState::kStarting, observe::SourceState::kRunning, observe::SourceState::kBackoff,
-          observe::SourceState::kStopped, observe::SourceState::kFailed}) {
+    for (const auto state : {observe::SourceState::kStarting, observe::SourceState::kRunning,
+                             observe::SourceState::kBackoff, observe::SourceState::kReconnecting,
+                             observe::SourceState::kStopped, observe::SourceState::kFailed}) {
       out.sample("sluice_source_state", {{"source", s.name()}, {"state", observe::source_state_name(state)}},
                  s.state() == state ? 1 : 0);
     }
+  }
+
+  out.family("sluice_source_restarts_total", "counter",
+             "Restarts of a source by its supervisor, and reconnects of a camera or stream.");
+  for (std::size_t i = 0; i < ctx.source_count(); ++i) {
+    const auto& s = ctx.source_stats(i);
+    out.sample("sluice_source_restarts_total", {{"source", s.name()}}, d(s.restarts.load()));
+  }
+  out.family("sluice_source_frames_dropped_total", "counter",
+             "Frames a source let go without storing them, by reason: behind (a live source's queue was "
+             "full), corrupt (rejected by the decoder), limit (over --max-pixels), stopped.");
+  for (std::size_t i = 0; i < ctx.source_count(); ++i) {
+    const auto& s = ctx.source_stats(i);
+    for (std::size_t r = 0; r < observe::kDropReasons; ++r) {
+      const auto reason = static_cast<observe::DropReason>(r);
+      out.sample("sluice_source_frames_dropped_total",
+                 {{"source", s.name()}, {"reason", observe::drop_reason_name(reason)}}, d(s.drops(reason)));
+    }
+  }
+  out.family(
+      "sluice_source_queued_bytes", "gauge",
+      "Payload bytes waiting in a source's own bounded queue (live video), outside the memory budget.");
+  for (std::size_t i = 0; i < ctx.source_count(); ++i) {
+    const auto& s = ctx.source_stats(i);
+    out.sample("sluice_source_queued_bytes", {{"source", s.name()}}, d(s.queued_bytes.load()));
   }
 
   out.histogram("sluice_batch_processing_time_seconds",

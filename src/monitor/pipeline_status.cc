@@ -69,6 +69,11 @@ PipelineStatus StatusSampler::sample() {
     src.errors = stats.errors.load();
     src.restarts = stats.restarts.load();
     src.streams_open = stats.streams_open.load();
+    for (std::size_t r = 0; r < observe::kDropReasons; ++r) {
+      const auto reason = static_cast<observe::DropReason>(r);
+      src.dropped[observe::drop_reason_name(reason)] = stats.drops(reason);
+    }
+    src.queued_bytes = stats.queued_bytes.load();
     src.last_error = stats.last_error();
     if (const double limit = ctx.rate_limit(i); limit > 0) src.rate_limit = limit;
     source_rates_[i].sample(now, src.frames);

@@ -19,13 +19,15 @@ namespace sluice::monitor {
 
 struct SourceStatus {
   std::string name;
-  std::string state;    // starting, running, backoff, stopped, failed
+  std::string state;    // starting, running, backoff, reconnecting, stopped, failed
   bool active = false;  // running and receiving now (frames in the last seconds, or open streams)
   std::uint64_t frames = 0;
   std::uint64_t bytes = 0;
   std::uint64_t errors = 0;
   std::uint64_t restarts = 0;
   std::uint64_t streams_open = 0;
+  std::map<std::string, std::uint64_t> dropped;  // by reason (behind, corrupt, limit, stopped)
+  std::uint64_t queued_bytes = 0;
   double frames_per_second = 0;      // over the last ~5 s
   std::optional<double> rate_limit;  // frames/s the rate controller holds it to; empty: unlimited
   std::string last_error;

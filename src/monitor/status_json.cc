@@ -30,6 +30,8 @@ nlohmann::json status_json(const PipelineStatus& s, const engine::StreamingConte
                        {"errors", src.errors},
                        {"restarts", src.restarts},
                        {"streams_open", src.streams_open},
+                       {"dropped", src.dropped},
+                       {"queued_bytes", src.queued_bytes},
                        {"last_error", src.last_error}});
   }
   json labels = json::array();

@@ -14,6 +14,22 @@ const char* source_state_name(SourceState state) {
       return "stopped";
     case SourceState::kFailed:
       return "failed";
+    case SourceState::kReconnecting:
+      return "reconnecting";
+  }
+  return "unknown";
+}
+
+const char* drop_reason_name(DropReason reason) {
+  switch (reason) {
+    case DropReason::kBehind:
+      return "behind";
+    case DropReason::kCorrupt:
+      return "corrupt";
+    case DropReason::kLimit:
+      return "limit";
+    case DropReason::kStopped:
+      return "stopped";
   }
   return "unknown";
 }

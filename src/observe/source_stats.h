@@ -1,6 +1,7 @@
 // SourceStats: one source's counters and state, for logs, metrics and the dashboard.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <mutex>
@@ -8,9 +9,20 @@
 
 namespace sluice::observe {
 
-enum class SourceState { kStarting, kRunning, kBackoff, kStopped, kFailed };
+enum class SourceState { kStarting, kRunning, kBackoff, kStopped, kFailed, kReconnecting };
 
 const char* source_state_name(SourceState state);
+
+/// Why a source let a frame go without storing it (live sources shed load instead of blocking).
+enum class DropReason : std::size_t {
+  kBehind,   // the pipeline was behind: the source's bounded queue was full
+  kCorrupt,  // a packet or picture the decoder rejected
+  kLimit,    // a picture over --max-pixels
+  kStopped,  // still queued when the source stopped
+};
+inline constexpr std::size_t kDropReasons = 4;
+
+const char* drop_reason_name(DropReason reason);
 
 class SourceStats {
  public:
@@ -22,6 +34,17 @@ class SourceStats {
   std::atomic<std::uint64_t> errors{0};  // framing errors, failed connects, plugin reports
   std::atomic<std::uint64_t> restarts{0};
   std::atomic<std::uint64_t> streams_open{0};
+  /// Frames let go without being stored, by DropReason.
+  std::array<std::atomic<std::uint64_t>, kDropReasons> dropped{};
+  /// Payload bytes waiting in the source's own queue, before the pipeline (a gauge).
+  std::atomic<std::uint64_t> queued_bytes{0};
+
+  void count_drop(DropReason reason, std::uint64_t n = 1) {
+    dropped[static_cast<std::size_t>(reason)].fetch_add(n, std::memory_order_relaxed);
+  }
+  std::uint64_t drops(DropReason reason) const {
+    return dropped[static_cast<std::size_t>(reason)].load(std::memory_order_relaxed);
+  }
 
   void set_state(SourceState state) { state_ = state; }
   SourceState state() const { return state_; }

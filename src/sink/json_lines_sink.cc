@@ -69,7 +69,14 @@ bool parse_identity(std::string_view line, std::uint64_t& stream, std::uint64_t&
 void append_json_line(const ResultRecord& r, std::string& out) {
   fmt::format_to(std::back_inserter(out), R"({{"stream":{},"seq":{},"name":")", r.stream, r.seq);
   append_json_escaped(out, r.name);
-  fmt::format_to(std::back_inserter(out), R"(","batch":{},"latency_ms":{:.3f},)", r.batch, r.latency_ms);
+  out += '"';
+  if (r.pts_ms) fmt::format_to(std::back_inserter(out), R"(,"pts_ms":{})", *r.pts_ms);
+  if (r.url) {
+    out += R"(,"url":")";
+    append_json_escaped(out, *r.url);
+    out += '"';
+  }
+  fmt::format_to(std::back_inserter(out), R"(,"batch":{},"latency_ms":{:.3f},)", r.batch, r.latency_ms);
   if (!r.ok()) {
     out += R"("error":")";
     append_json_escaped(out, r.error);

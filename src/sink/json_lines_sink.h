@@ -17,7 +17,8 @@ namespace sluice::sink {
 
 /// Formats one record as a single JSON line (with the trailing newline) appended to `out`:
 /// {"stream":1,"seq":0,"name":"x","batch":3,"latency_ms":1.25,"top":[{"index":0,"label":"a","score":0.9}]}
-/// or, for a failure, "error":"..." in place of "top".
+/// or, for a failure, "error":"..." in place of "top". Video frames add "pts_ms" and "url" after
+/// "name"; other lines have neither.
 void append_json_line(const ResultRecord& record, std::string& out);
 
 struct JsonLinesOptions {

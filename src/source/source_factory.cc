@@ -9,6 +9,7 @@
 #include "source/tcp_connect_source.h"
 #include "source/tcp_listen_source.h"
 #include "util/quantity.h"
+#include "video/video_source_factory.h"
 
 namespace sluice::source {
 namespace {
@@ -122,10 +123,11 @@ Result<std::unique_ptr<Source>> make_source(const SourceSpec& spec, const Source
     options.max_frame_bytes = defaults.max_frame_bytes;
     return std::unique_ptr<Source>(std::make_unique<TcpConnectSource>(options));
   }
+  if (spec.kind == "video") return video::make_video_source(spec, defaults);
   if (spec.kind != "plugin" && spec.kind != "dir") {
     return Status(
         Code::kInvalidArgument,
-        fmt::format("--source '{}': unknown kind '{}' (known: plugin, dir, tcp-listen, tcp-connect)",
+        fmt::format("--source '{}': unknown kind '{}' (known: plugin, dir, tcp-listen, tcp-connect, video)",
                     spec.text, spec.kind));
   }
   auto params = spec.params;

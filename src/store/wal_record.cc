@@ -43,6 +43,11 @@ void finish_record(std::vector<std::uint8_t>& out, std::size_t at) {
   }
 }
 
+void put_u16(std::vector<std::uint8_t>& out, std::uint16_t v) {
+  out.push_back(static_cast<std::uint8_t>(v));
+  out.push_back(static_cast<std::uint8_t>(v >> 8));
+}
+
 Status corrupt(const std::string& what) {
   return Status(Code::kFraming, "WAL record " + what);
 }
@@ -50,14 +55,26 @@ Status corrupt(const std::string& what) {
 }  // namespace
 
 void append_frame_record(const Frame& frame, std::uint64_t lsn, std::vector<std::uint8_t>& out) {
+  const bool media = frame.pixels.raw() || frame.pts_ms || (frame.origin && !frame.origin->empty());
   const std::size_t at = begin_record(out);
-  out.push_back(static_cast<std::uint8_t>(WalRecordType::kFrame));
+  out.push_back(static_cast<std::uint8_t>(media ? WalRecordType::kMediaFrame : WalRecordType::kFrame));
   put_u64(out, lsn);
   put_u64(out, frame.stream);
   put_u64(out, frame.seq);
   const std::size_t name_len = std::min<std::size_t>(frame.name.size(), 255);
   out.push_back(static_cast<std::uint8_t>(name_len));
   out.insert(out.end(), frame.name.begin(), frame.name.begin() + static_cast<std::ptrdiff_t>(name_len));
+  if (media) {
+    out.push_back(static_cast<std::uint8_t>(frame.pixels.format));
+    put_u32(out, frame.pixels.width);
+    put_u32(out, frame.pixels.height);
+    out.push_back(frame.pts_ms ? 1 : 0);
+    put_u64(out, static_cast<std::uint64_t>(frame.pts_ms.value_or(0)));
+    const std::string_view origin = frame.origin ? std::string_view(*frame.origin) : std::string_view();
+    const std::size_t origin_len = std::min<std::size_t>(origin.size(), UINT16_MAX);
+    put_u16(out, static_cast<std::uint16_t>(origin_len));
+    out.insert(out.end(), origin.begin(), origin.begin() + static_cast<std::ptrdiff_t>(origin_len));
+  }
   put_u32(out, static_cast<std::uint32_t>(frame.payload.size()));
   out.insert(out.end(), frame.payload.data(), frame.payload.data() + frame.payload.size());
   finish_record(out, at);
@@ -84,7 +101,9 @@ Result<std::variant<WalFrame, WalDone>> decode_wal_record(std::span<const std::u
   std::size_t pos = 1;
   auto need = [&](std::size_t n) { return body_len - pos >= n; };
   switch (static_cast<WalRecordType>(body[0])) {
-    case WalRecordType::kFrame: {
+    case WalRecordType::kFrame:
+    case WalRecordType::kMediaFrame: {
+      const bool media = static_cast<WalRecordType>(body[0]) == WalRecordType::kMediaFrame;
       if (!need(8 * 3 + 1)) return corrupt("frame is too short");
       WalFrame f;
       f.lsn = get_u64(body + pos);
@@ -95,10 +114,32 @@ Result<std::variant<WalFrame, WalDone>> decode_wal_record(std::span<const std::u
       if (!need(name_len + 4)) return corrupt("frame name is truncated");
       f.name.assign(reinterpret_cast<const char*>(body + pos), name_len);
       pos += name_len;
+      if (media) {
+        // format, width, height, has pts, pts, origin length
+        if (!need(1 + 4 + 4 + 1 + 8 + 2)) return corrupt("media frame header is truncated");
+        const std::uint8_t format = body[pos];
+        if (format > static_cast<std::uint8_t>(PixelFormat::kGray8))
+          return corrupt(fmt::format("media frame has unknown pixel format {}", format));
+        f.pixels.format = static_cast<PixelFormat>(format);
+        f.pixels.width = get_u32(body + pos + 1);
+        f.pixels.height = get_u32(body + pos + 5);
+        const std::uint8_t has_pts = body[pos + 9];
+        if (has_pts > 1) return corrupt("media frame has a bad pts flag");
+        if (has_pts) f.pts_ms = static_cast<std::int64_t>(get_u64(body + pos + 10));
+        const std::size_t origin_len = body[pos + 18] | (static_cast<std::size_t>(body[pos + 19]) << 8);
+        pos += 20;
+        if (!need(origin_len + 4)) return corrupt("media frame origin is truncated");
+        f.origin.assign(reinterpret_cast<const char*>(body + pos), origin_len);
+        pos += origin_len;
+      }
       const std::uint32_t payload_len = get_u32(body + pos);
       pos += 4;
       if (body_len - pos != payload_len)
         return corrupt("frame payload length disagrees with the record length");
+      if (!f.pixels.raw() && (f.pixels.width != 0 || f.pixels.height != 0))
+        return corrupt("encoded media frame has pixel dimensions");
+      if (f.pixels.raw() && f.pixels.bytes() != payload_len)
+        return corrupt("raw frame payload length disagrees with its pixel layout");
       f.payload = std::span<const std::uint8_t>(body + pos, payload_len);
       consumed = kWalRecordHeaderBytes + body_len;
       return std::variant<WalFrame, WalDone>(std::move(f));

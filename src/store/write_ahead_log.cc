@@ -292,6 +292,9 @@ Status WriteAheadLog::replay(const std::function<Status(Frame)>& store) {
     frame.seq = wf.seq;
     frame.name = wf.name;
     frame.payload = Payload(std::vector<std::uint8_t>(wf.payload.begin(), wf.payload.end()));
+    frame.pixels = wf.pixels;
+    frame.pts_ms = wf.pts_ms;
+    if (!wf.origin.empty()) frame.origin = std::make_shared<const std::string>(wf.origin);
     frame.arrival = Clock::now();
     frame.wal_lsn = lsn;
     if (auto st = store(std::move(frame)); !st) return st;
