@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <future>
 #include <set>
 #include <string>
 #include <thread>
@@ -222,6 +223,70 @@ TEST(RestartWithDedup, NewFramesAfterARestartWithoutALogAreNotDuplicates) {
 
 TEST(RestartWithDedup, NewFramesAfterARestartWithALogAreNotDuplicates) {
   restart_with_dedup(true);
+}
+
+}  // namespace
+}  // namespace sluice::test
+
+namespace sluice::test {
+namespace {
+
+// A full disk under the write-ahead log: frames wait (nothing is accepted or acknowledged that
+// the log does not hold), and all get their line once space is back.
+TEST(WalDiskFull, FramesWaitWhileTheLogCannotBeWrittenAndAllGetTheirLineAfter) {
+  SLUICE_REQUIRE_PATH(fashion_bundle());
+  SLUICE_REQUIRE_PATH(fashion_images());
+  const auto& frames = fashion_frames(kFrames);
+  ScratchDir dir("wal-full");
+  FaultFileSystem fs(dir.path + "/trash");
+  const auto config = durable_config(dir.path, &fs, /*dedup=*/true, /*wal=*/true);
+  auto p = start_pipeline(config, "127.0.0.1:0");
+  ASSERT_TRUE(p);
+  const int rule = fs.add_rule({Op::kAppend, "wal-", Fault::kNoSpace, 2});
+  auto producer = ProducerThread::acked(frames, listen_port(*p), kRate);
+  ASSERT_TRUE(wait_until([&] { return status(*p)["wal_ok"] == false; }, 20s));
+  std::this_thread::sleep_for(300ms);
+  const auto received = status(*p)["frames"]["received"].get<std::uint64_t>();
+  const auto acked = producer->progress();
+  std::this_thread::sleep_for(700ms);
+  EXPECT_EQ(status(*p)["frames"]["received"].get<std::uint64_t>(), received);
+  EXPECT_EQ(producer->progress(), acked) << "frames the log does not hold were acknowledged";
+  EXPECT_LT(acked, kFrames);
+  fs.clear_rule(rule);
+  const auto sent = producer->wait(60s);
+  ASSERT_TRUE(sent.has_value() && *sent);
+  ASSERT_TRUE(p->stop(20s));
+  const auto out = read_output(config.output);
+  const auto streams = out.producer_streams();
+  ASSERT_EQ(streams.size(), 1u);
+  EXPECT_EQ(streams.begin()->second.size(), kFrames);
+  EXPECT_EQ(out.lines, kFrames);
+  EXPECT_EQ(lines_counted(*p), out.lines);
+}
+
+// stop() has a deadline; a log that cannot be written must not hold it (or a blocked submit())
+// past it.
+TEST(WalDiskFull, StopReturnsWhileTheLogCannotBeWritten) {
+  SLUICE_REQUIRE_PATH(fashion_bundle());
+  SLUICE_REQUIRE_PATH(fashion_images());
+  const auto& frames = fashion_frames(1);
+  ScratchDir dir("wal-full-stop");
+  FaultFileSystem fs(dir.path + "/trash");
+  auto config = durable_config(dir.path, &fs, /*dedup=*/true, /*wal=*/true);
+  config.submit = true;
+  auto p = start_pipeline(config, "127.0.0.1:0");
+  ASSERT_TRUE(p);
+  fs.add_rule({Op::kAppend, "wal-", Fault::kNoSpace});
+  auto submitted = std::async(std::launch::async, [&] { return p->submit("f", frames.frames[0].payload); });
+  ASSERT_TRUE(wait_until([&] { return status(*p)["wal_ok"] == false; }, 20s));
+  auto stopped = std::async(std::launch::async, [&] { return p->stop(500ms); });
+  // 10 s: twenty times the deadline given.
+  const bool returned = stopped.wait_for(10s) == std::future_status::ready;
+  if (!returned) fs.clear_rules();  // let it finish rather than hang the test
+  EXPECT_TRUE(returned) << "stop(500 ms) did not return while the log could not be written";
+  (void)stopped.get();
+  const auto st = submitted.get();
+  EXPECT_FALSE(st) << "a frame the log never held was accepted";
 }
 
 }  // namespace
