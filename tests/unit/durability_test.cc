@@ -112,10 +112,11 @@ TEST_P(DiskFullTest, EveryFrameEndsWithItsLineAndTheCountsMatchTheFile) {
       << during["output"].dump();
   EXPECT_GT(during["output"]["lines_waiting"].get<std::uint64_t>(), 0u);
   // Nothing new is accepted while it lasts. Frames whose memory was reserved before the pause may
-  // still finish arriving: 300 ms is many times a loopback read and a WAL group commit.
-  std::this_thread::sleep_for(300ms);
+  // still finish arriving: 500 ms is many times a loopback read and a WAL group commit. The frames
+  // the producer sends meanwhile wait in the paused connection's socket, so the window can be long.
+  std::this_thread::sleep_for(500ms);
   const auto received = status(*first)["frames"]["received"].get<std::uint64_t>();
-  std::this_thread::sleep_for(700ms);  // the producer offers ~100 more frames meanwhile
+  std::this_thread::sleep_for(700ms);
   EXPECT_EQ(status(*first)["frames"]["received"].get<std::uint64_t>(), received)
       << "frames were accepted while the output could not be written";
   EXPECT_LT(received, kFrames) << "the producer must still have had frames to send";
