@@ -84,6 +84,10 @@ Pipeline::Pipeline(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Pipeline::~Pipeline() {
   (void)stop(std::chrono::seconds(30));
+  // The log goes before the context: closing it runs the callbacks of appends still in flight
+  // (tcp-listen admits without waiting for the log), and they reach into the context's
+  // admission (memory budget, block generators). A failing log leaves such appends waiting.
+  impl_->wal.reset();
 }
 
 Result<std::unique_ptr<Pipeline>> Pipeline::load(PipelineConfig config, ResultCallback on_result) {

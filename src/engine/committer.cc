@@ -83,12 +83,38 @@ sink::Durability Committer::durability() {
   return sink::Durability::kFlushed;
 }
 
+void Committer::sync_flushed_lines() {
+  if (!unsynced_) return;
+  last_sync_ = std::chrono::steady_clock::now();
+  if (auto st = services_.sink.commit(sink::Durability::kSynced); !st) {
+    // The lines stay flushed (the sink cuts back nothing it already committed); tried again
+    // after another interval.
+    services_.metrics.sink_write_failures.fetch_add(1, std::memory_order_relaxed);
+    spdlog::error("output: fsync failed: {}; tried again in {} ms", st.message(),
+                  policy_.fsync_interval.count());
+    return;
+  }
+  unsynced_ = false;
+}
+
 void Committer::run() {
   std::vector<std::unique_ptr<TaskOutcome>> group;
   std::unique_lock lock(mu_);
+  const auto has_work = [&] { return ready_.count(next_) > 0 || stopping_; };
   while (true) {
     // Executors have all finished when stop() is called, so every issued ticket is here or done.
-    cv_.wait(lock, [&] { return ready_.count(next_) > 0 || stopping_; });
+    if (unsynced_) {
+      // fsync=interval: lines flushed but not synced become durable within an interval even
+      // when no later commit comes to sync them.
+      if (!cv_.wait_until(lock, last_sync_ + policy_.fsync_interval, has_work)) {
+        lock.unlock();
+        sync_flushed_lines();
+        lock.lock();
+        continue;
+      }
+    } else {
+      cv_.wait(lock, has_work);
+    }
     if (ready_.count(next_) == 0) {
       if (stopping_ && (next_ >= issued_.load() || ready_.empty())) break;
       continue;
@@ -110,6 +136,10 @@ void Committer::run() {
     }
     group.clear();
   }
+  const bool gave_up = abandoned_frames_ > 0;
+  lock.unlock();
+  // A graceful stop leaves every line durable.
+  if (!gave_up) sync_flushed_lines();
 }
 
 bool Committer::deliver(std::vector<std::unique_ptr<TaskOutcome>>& group) {
@@ -120,8 +150,10 @@ bool Committer::deliver(std::vector<std::unique_ptr<TaskOutcome>>& group) {
       st = services_.sink.write(outcome->results());
       if (!st) break;
     }
-    if (st) st = services_.sink.commit(durability());
+    const auto level = durability();
+    if (st) st = services_.sink.commit(level);
     if (st) {
+      unsynced_ = policy_.fsync == FsyncPolicy::kInterval && level == sink::Durability::kFlushed;
       bool recovered = false;
       {
         std::lock_guard lock(mu_);

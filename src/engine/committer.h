@@ -79,6 +79,8 @@ class Committer {
   /// Writes and commits the group, retrying while the sink fails; false when stopped first.
   bool deliver(std::vector<std::unique_ptr<TaskOutcome>>& group);
   void finish(std::vector<std::unique_ptr<TaskOutcome>>& group);
+  /// fsync=interval: syncs the lines committed since the last fsync (commit thread).
+  void sync_flushed_lines();
   sink::Durability durability();
 
   Services services_;
@@ -99,8 +101,9 @@ class Committer {
 
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<TaskOutcome>> pool_;
-  std::vector<std::uint64_t> lsns_;  // commit thread only
-  std::chrono::steady_clock::time_point last_sync_{};
+  std::vector<std::uint64_t> lsns_;                    // commit thread only
+  std::chrono::steady_clock::time_point last_sync_{};  // commit thread only
+  bool unsynced_ = false;  // commit thread only: lines flushed since the last fsync
   std::thread thread_;
 };
 

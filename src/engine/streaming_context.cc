@@ -162,8 +162,10 @@ std::uint64_t StreamingContext::stop(Clock::time_point deadline) {
   std::lock_guard lock(stop_mu_);
   if (stopped_) return left_without_line_;
   stopped_ = true;
-  // A source waiting for its rate must not hold up the stop.
+  // A source waiting for its rate must not hold up the stop, nor one waiting for a log that
+  // cannot be written (past the deadline).
   rates_.close();
+  if (wal_ != nullptr) wal_->give_up_after(deadline);
   // Order matters: no new frames, then a last batch with every accepted frame, then drain.
   for (std::size_t i = 0; i < sources_.size(); ++i) {
     sources_[i]->stop();

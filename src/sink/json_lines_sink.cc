@@ -110,8 +110,16 @@ Result<std::unique_ptr<JsonLinesSink>> JsonLinesSink::open(const std::string& pa
     // Index first (it may cut a torn last line), then open for appending.
     if (auto st = sink->load_existing(fs); !st) return st;
   }
+  const bool existed = fs.stat(path).exists;
   auto file = fs.open_writable(path, append ? fs::OpenMode::kAppend : fs::OpenMode::kTruncate);
   if (!file) return Status(Code::kIo, fmt::format("cannot open the output: {}", file.status().message()));
+  if (!existed) {
+    // The new file's name must be durable too: fdatasync of the file alone does not make it so,
+    // and a power loss could take the whole file, acknowledged lines included.
+    if (auto st = fs.sync_dir(fs::parent_dir(path)); !st) {
+      return Status(Code::kIo, fmt::format("cannot open the output: {}", st.message()));
+    }
+  }
   sink->file_ = std::move(*file);
   sink->committed_size_ = sink->file_->size();
   sink->update_memory();

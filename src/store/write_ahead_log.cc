@@ -420,9 +420,28 @@ bool WriteAheadLog::write_durably(const std::vector<std::uint8_t>& buffer, bool 
     }
     healthy_ = false;
     last_error_ = st.message();
-    if (work_cv_.wait_for(lock, backoff, [&] { return stopping_; })) return false;
+    // Until the retry, or sooner if a stop deadline set meanwhile comes first.
+    const auto planned = std::chrono::steady_clock::now() + backoff;
+    while (!stopping_) {
+      const auto until = std::min(planned, give_up_at_);
+      if (std::chrono::steady_clock::now() >= until) break;
+      work_cv_.wait_until(lock, until);
+    }
+    if (stopping_) return false;
+    if (std::chrono::steady_clock::now() >= give_up_at_) {
+      spdlog::error("WAL: gave up writing {} bytes at the stop deadline: {}", buffer.size(), st.message());
+      return false;
+    }
     backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
   }
+}
+
+void WriteAheadLog::give_up_after(std::chrono::steady_clock::time_point deadline) {
+  {
+    std::lock_guard lock(mu_);
+    give_up_at_ = deadline;
+  }
+  work_cv_.notify_all();
 }
 
 void WriteAheadLog::writer_loop() {

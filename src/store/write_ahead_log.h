@@ -85,6 +85,10 @@ class WriteAheadLog {
   bool drain(std::chrono::steady_clock::time_point deadline);
   /// Records that these frames' result lines are durable. Does not wait.
   void mark_done(std::span<const std::uint64_t> lsns);
+  /// A failing write is retried until `deadline` only; then it is dropped and the appends it held
+  /// fail with kClosed (a stopping pipeline does not wait longer for a log it cannot write). A
+  /// completion record dropped so only makes its frames replay once more.
+  void give_up_after(std::chrono::steady_clock::time_point deadline);
 
   std::size_t segments() const;
   std::uint64_t bytes_on_disk() const;
@@ -140,6 +144,7 @@ class WriteAheadLog {
   std::uint64_t completed_ = 0;  // of those, whose `done` has run
   std::uint64_t next_lsn_ = 1;
   bool stopping_ = false;
+  std::chrono::steady_clock::time_point give_up_at_ = std::chrono::steady_clock::time_point::max();
   bool healthy_ = true;
   bool unsynced_ = false;
   std::string last_error_;
