@@ -14,6 +14,7 @@
 #include "source/source_factory.h"
 #include "source/tcp_connect_source.h"
 #include "source/tcp_listen_source.h"
+#include "util/quantity.h"
 
 namespace sluice::cli {
 namespace {
@@ -27,7 +28,7 @@ struct IngestOptions {
   std::size_t max_connections = 1024;
   std::string idle_timeout = "60s";
   std::string memory_budget = "256MiB";
-  std::uint64_t stream_maxlen = 1000000;
+  std::string stream_maxlen;  // empty: the larger of 1000000 and twice --max-stream-length
   std::uint64_t max_backlog = 20000;
   std::uint64_t max_stream_length = 100000;
   std::string backlog_poll = "100ms";
@@ -63,18 +64,21 @@ int run_ingest(const IngestOptions& opts) {
   if (opts.max_backlog == 0 || opts.max_stream_length == 0) {
     throw std::runtime_error("--max-backlog and --max-stream-length must be at least 1");
   }
-  if (opts.stream_maxlen > 0 && opts.max_stream_length * 2 > opts.stream_maxlen) {
+  // The cap follows --max-stream-length unless it was set: only a value the user chose can clash.
+  const std::uint64_t stream_maxlen = opts.stream_maxlen.empty()
+                                          ? std::max<std::uint64_t>(1000000, opts.max_stream_length * 2)
+                                          : value_or_throw(sluice::parse_count(opts.stream_maxlen));
+  if (stream_maxlen > 0 && opts.max_stream_length * 2 > stream_maxlen) {
     throw std::runtime_error(fmt::format(
         "--stream-maxlen {} must be at least twice --max-stream-length {}: the cap trims the oldest entries, "
         "processed or not, so it must stay out of reach of the frames still waiting (with room for what "
-        "arrives "
-        "between two backlog polls)",
-        opts.stream_maxlen, opts.max_stream_length));
+        "arrives between two backlog polls)",
+        stream_maxlen, opts.max_stream_length));
   }
   if (opts.wait_replicas < 0) throw std::runtime_error("--wait-replicas must not be negative");
   redis::BacklogOptions backlog{opts.max_backlog, opts.max_stream_length, parse_duration(opts.backlog_poll)};
   if (backlog.poll.count() <= 0) throw std::runtime_error("--backlog-poll must be positive");
-  redis::FrameWriterOptions writer_options{opts.stream_maxlen, parse_duration(opts.retry_for),
+  redis::FrameWriterOptions writer_options{stream_maxlen, parse_duration(opts.retry_for),
                                            opts.wait_replicas, parse_duration(opts.wait_timeout), connection};
 
   redis::FrameWriter writer(url, layout, writer_options);
@@ -120,7 +124,7 @@ int run_ingest(const IngestOptions& opts) {
         "entries, "
         "cap {}",
         url.to_string(), layout.partitions, layout.frames_prefix, layout.partitions - 1, backlog.max_backlog,
-        backlog.max_stream_length, opts.stream_maxlen);
+        backlog.max_stream_length, stream_maxlen);
     spdlog::info("ingesting; Ctrl-C or SIGTERM stops");
     auto last_log = std::chrono::steady_clock::now();
     std::uint64_t last_frames = 0;
@@ -171,9 +175,9 @@ void register_ingest(CLI::App& app) {
       "(repeatable)");
   opts->redis.add_to(*cmd);
   cmd->add_option("--stream-maxlen", opts->stream_maxlen,
-                  "Safety cap per partition stream (XADD MAXLEN ~, entries; 0 = none). Not the flow control: "
-                  "--max-stream-length is, and must be at most half of it")
-      ->capture_default_str();
+                  "Safety cap per partition stream (XADD MAXLEN ~, entries; 0 = none; default: the larger of "
+                  "1000000 and twice --max-stream-length). Not the flow control: --max-stream-length is, and "
+                  "must be at most half of it");
   cmd->add_option(
          "--max-backlog", opts->max_backlog,
          "Stop reading sockets while more frames than this wait in Redis, over all partitions (per "

@@ -44,6 +44,11 @@ Executor::Executor(int id, const model::ModelBundle& bundle, const ExecutorOptio
   frame_status_.resize(options_.max_batch);
 }
 
+Status Executor::warm_up() {
+  std::fill(input_.begin(), input_.end(), 0.0f);
+  return backend_->infer(input_, options_.max_batch, output_);
+}
+
 void Executor::process(const Task& task, TaskOutcome& out) {
   auto& batch = *task.batch;
   const auto start = Clock::now();

@@ -34,6 +34,11 @@ class Executor {
   static Result<std::unique_ptr<Executor>> create(int id, const model::ModelBundle& bundle,
                                                   const ExecutorOptions& options, ExecutorServices services);
 
+  /// One model call at the full batch size on a blank tensor, so that the runtime's working
+  /// memory for a full batch is allocated now (and counted when the caller measures what loading
+  /// took) rather than during the first real batch.
+  Status warm_up();
+
   /// Processes one task into `out` (one result per frame, in frame order) and drops the frames'
   /// payloads. `out.reserved_bytes` is what the frames held of the memory budget.
   void process(const Task& task, TaskOutcome& out);

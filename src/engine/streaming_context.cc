@@ -81,6 +81,14 @@ Status StreamingContext::load() {
     }
     executors_.push_back(std::move(*executor));
   }
+  // A full batch once per executor: its working memory then belongs to what loading took.
+  for (auto& executor : executors_) {
+    if (auto st = executor->warm_up(); !st) {
+      executors_.clear();
+      return Status(st.code(), fmt::format("the model fails on a blank batch of {}: {}", config_.max_batch,
+                                           st.message()));
+    }
+  }
   spdlog::info("model: {}", model_description());
   return Status::ok();
 }

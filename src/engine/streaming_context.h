@@ -49,7 +49,8 @@ class StreamingContext {
   void set_write_ahead_log(store::WriteAheadLog* wal);
   /// Stream ids the server numbers itself start above `highest_used` (an output's existing lines).
   void set_stream_id_floor(std::uint64_t highest_used) { stream_ids_.raise_floor(highest_used); }
-  /// Loads one model session per executor (start() does it when not done yet).
+  /// Loads one model session per executor and runs each once on a full blank batch (start() does
+  /// it when not done yet).
   Status load();
   /// Bytes of data in flight (config.memory_budget until set here): a quarter for decoding, the
   /// rest for frames, whole and partial.

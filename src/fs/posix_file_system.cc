@@ -137,9 +137,14 @@ class PosixFileSystem final : public FileSystem {
 
   Status create_dirs(const std::string& dir) override {
     std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
+    const bool created = std::filesystem::create_directories(dir, ec);
     if (ec) return Status(Code::kIo, fmt::format("cannot create directory '{}': {}", dir, ec.message()));
-    return Status::ok();
+    // A new directory's name must be durable too, or a power loss could take it with its files.
+    if (!created) return Status::ok();
+    // (Only the leaf's parent: directories created above it are not synced.)
+    auto leaf = std::filesystem::path(dir).lexically_normal();
+    if (!leaf.has_filename()) leaf = leaf.parent_path();  // "wal/" names "wal"
+    return sync_dir(parent_dir(leaf.string()));
   }
 
   Result<std::vector<std::string>> list_dir(const std::string& dir) override {

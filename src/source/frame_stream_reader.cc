@@ -41,6 +41,7 @@ std::span<std::uint8_t> FrameStreamReader::read_space() {
 
 FrameStreamReader::State FrameStreamReader::on_received(std::size_t n) {
   staged_ += n;
+  bytes_received_ += n;
   return parse();
 }
 

@@ -49,6 +49,10 @@ class FrameStreamReader {
   std::uint64_t stream() const { return stream_; }
   /// Frames completed and admitted on this connection.
   std::uint64_t frames() const { return frames_; }
+  /// Bytes received on this connection.
+  std::uint64_t bytes_received() const { return bytes_received_; }
+  /// Memory reserved for the frame being received (0 between frames).
+  std::size_t reserved() const { return reserved_; }
   /// Protocol v2: the producer's stream id, and the seq it said it starts at.
   bool acks_enabled() const { return v2_; }
   std::uint64_t first_seq() const { return first_seq_; }
@@ -69,6 +73,7 @@ class FrameStreamReader {
   std::uint64_t next_seq_ = 0;
   std::uint64_t first_seq_ = 0;
   std::uint64_t frames_ = 0;
+  std::uint64_t bytes_received_ = 0;
   bool v2_ = false;
   wire::FrameDecoder decoder_;
   wire::WireRecord record_;

@@ -336,8 +336,23 @@ void TcpListenSource::resume_paused(bool for_memory) {
 void TcpListenSource::close_idle_connections() {
   using State = FrameStreamReader::State;
   const auto now = SteadyClock::now();
-  std::vector<int> idle;
+  // Memory held for a partial frame is memory others may be waiting for: while any connection
+  // waits, a holder that sends nothing for this long goes, long before the idle timeout.
+  const auto stall = std::min<SteadyClock::duration>(options_.idle_timeout, std::chrono::seconds(5));
+  const bool others_wait = std::any_of(connections_.begin(), connections_.end(), [](const auto& entry) {
+    const auto& c = *entry.second;
+    return c.reader.state() == State::kPaused && c.retry_at == SteadyClock::time_point{};
+  });
+  std::vector<int> idle, hoarding;
   for (auto& [fd, conn] : connections_) {
+    if (conn->reader.bytes_received() != conn->bytes_at_check) {
+      conn->bytes_at_check = conn->reader.bytes_received();
+      conn->last_byte = now;
+    } else if (others_wait && conn->reader.reserved() > 0 && conn->reader.state() == State::kOpen &&
+               now - conn->last_byte >= stall) {
+      hoarding.push_back(fd);
+      continue;
+    }
     const bool progressed = conn->reader.frames() != conn->frames_at_check;
     // The server's own doing is never the peer's idleness: a connection it paused, or one
     // waiting for its frames to be done.
@@ -351,9 +366,19 @@ void TcpListenSource::close_idle_connections() {
     }
   }
   for (int fd : idle) {
-    close_connection(fd,
-                     Status(Code::kLimit, fmt::format("no complete frame for {} ms (rule: --idle-timeout)",
-                                                      options_.idle_timeout.count())));
+    close_connection(fd, Status(Code::kLimit, fmt::format("no complete frame for {} ms (rule: --idle-timeout)",
+                                                          options_.idle_timeout.count())));
+  }
+  for (int fd : hoarding) {
+    const auto it = connections_.find(fd);
+    if (it == connections_.end()) continue;
+    const auto held = it->second->reader.reserved();
+    close_connection(
+        fd, Status(Code::kLimit, fmt::format("held {} KiB of the memory budget for a partial frame and sent nothing for "
+                                             "{} ms while other connections waited (rule: --idle-timeout, at most 5 s "
+                                             "for a partial frame when memory runs short)",
+                                             held >> 10,
+                                             std::chrono::duration_cast<std::chrono::milliseconds>(stall).count())));
   }
 }
 

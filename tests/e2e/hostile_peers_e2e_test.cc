@@ -121,11 +121,12 @@ TEST(HostilePeersEndToEnd, PartialFramesAndDecompressionBombsStayUnderTheResiden
   const std::uint64_t bound = 384ull << 20;
   // Pixel limit raised so that both bombs reach the decoder's memory reservation (the rule under
   // test), not the pixel limit that would stop them first. The hogs' partial frames hold the
-  // budget, and every other connection waits, until the idle timeout (3 s here) closes them.
+  // budget while other connections wait; a holder that sends nothing for 5 s then is closed, long
+  // before the (default, 60 s) idle timeout.
   auto serve = ChildProcess::spawn(
       serve_args(port, dir.path,
                  {"--memory-budget", "384MiB", "--max-pixels", "400000000", "--batch-interval", "100ms",
-                  "--idle-timeout", "3s", "--executors", "1", "--cores", "1"}),
+                  "--executors", "1", "--cores", "1"}),
       "", dir.path + "/serve.log");
   ASSERT_TRUE(wait_for_port(port, 60s)) << read_file(dir.path + "/serve.log");
 
@@ -174,7 +175,11 @@ TEST(HostilePeersEndToEnd, PartialFramesAndDecompressionBombsStayUnderTheResiden
   const auto bomb = png_claiming(12000, 12000, true);
   EXPECT_LT(bomb.size(), 2u << 20) << "a bomb is small on the wire";
   send_frames({{"claims-20000", png_claiming(20000, 20000, false)}, {"bomb-12000", bomb}});
-  ASSERT_GE(wait_for_lines(dir.path + "/out.jsonl", 2, 60s), 2u) << read_file(dir.path + "/serve.log");
+  // 30 s: the hogs' 5 s stall rule plus the senders' 5 s give-up and a margin, and half the idle
+  // timeout, so only the stall rule can have made room.
+  ASSERT_GE(wait_for_lines(dir.path + "/out.jsonl", 2, 30s), 2u) << read_file(dir.path + "/serve.log");
+  EXPECT_NE(read_file(dir.path + "/serve.log").find("for a partial frame"), std::string::npos)
+      << "hogs are closed by the partial-frame rule";
 
   // The hogs go away; a good frame still gets its prediction.
   for (auto& fd : hogs) fd.reset();

@@ -319,5 +319,43 @@ TEST(ServeEndToEnd, BadOptionsFailFastWithAClearMessage) {
   EXPECT_NE(bad_interval.err.find("--block-interval"), std::string::npos) << bad_interval.err;
 }
 
+// Defaults that depend on another setting follow it: --batch-interval 100ms alone runs with a
+// 100 ms block interval, where a fixed 200 ms default refused to start. Only a block interval the
+// user set can clash with the batch interval (previous test).
+TEST(ServeEndToEnd, AShortBatchIntervalAloneStartsWithABlockIntervalThatFollowsIt) {
+  SLUICE_REQUIRE_SETUP(fashion_bundle());
+  ServeProcess serve({.tag = "short-batch", .http = true, .batch_interval = "100ms", .block_interval = ""});
+  ASSERT_TRUE(serve.ready()) << serve.log();
+  const auto status = serve.status();
+  EXPECT_EQ(status["config"]["batch_interval_ms"], 100) << status.dump();
+  EXPECT_EQ(status["config"]["block_interval_ms"], 100) << status.dump();
+  ASSERT_EQ(serve.stop(), 0) << serve.log();
+}
+
+// An int8 model on a CPU without VNNI or AMX: one warning that names the cause and what to do, in
+// the log and in /api/status. SLUICE_CPU_DISABLE hides the instructions from sluice's own detection
+// (this machine may have them); ONNX Runtime still uses what the CPU has, so no score is asserted.
+TEST(ServeEndToEnd, AnInt8ModelOnACpuWithoutVnniIsWarnedAbout) {
+  const auto int8 = shared_dir() + "/models/mobilenetv2-12-int8/mobilenetv2-12-int8.onnx";
+  const auto fp32 = shared_dir() + "/models/mobilenetv2-12-fp32/mobilenetv2-12-fp32.onnx";
+  SLUICE_REQUIRE_SHARED(int8, fp32);
+  ::setenv("SLUICE_CPU_DISABLE", "avx512_vnni,avx_vnni,amx_int8", 1);
+  ServeProcess warned({.tag = "int8-novnni", .args = {"--preprocess", "imagenet"}, .http = true, .model = int8});
+  ServeProcess fp32_quiet({.tag = "fp32-novnni", .args = {"--preprocess", "imagenet"}, .http = true, .model = fp32});
+  ::unsetenv("SLUICE_CPU_DISABLE");
+  ASSERT_TRUE(warned.ready()) << warned.log();
+  ASSERT_TRUE(fp32_quiet.ready()) << fp32_quiet.log();
+  const auto warnings = warned.status()["warnings"];
+  ASSERT_EQ(warnings.size(), 1u) << warnings.dump();
+  const auto text = warnings[0].get<std::string>();
+  for (const char* part : {"int8", "no VNNI or AMX", "fp32 model", "reduce_range"}) {
+    EXPECT_NE(text.find(part), std::string::npos) << part << " in: " << text;
+  }
+  EXPECT_NE(warned.log().find("no VNNI or AMX"), std::string::npos) << "logged once at start";
+  EXPECT_TRUE(fp32_quiet.status()["warnings"].empty()) << "an fp32 model runs the same everywhere";
+  ASSERT_EQ(warned.stop(), 0);
+  ASSERT_EQ(fp32_quiet.stop(), 0);
+}
+
 }  // namespace
 }  // namespace sluice::test
