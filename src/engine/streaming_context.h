@@ -44,7 +44,7 @@ struct EngineConfig {
   int top_k = 5;
   std::size_t memory_budget = 512u << 20;  // resident memory bound, bytes
   std::uint64_t max_pixels = vision::kDefaultMaxPixels;
-  bool jpeg_dct_scaling = true;  // see vision::ImageDecoder::set_scaling_target
+  bool jpeg_dct_scaling = false;  // opt-in, not exact: see vision::ImageDecoder::set_scaling_target
   /// Spark's spark.streaming.backpressure.enabled: a PID estimator per source sets its rate.
   bool backpressure = false;
   double initial_rate = 0.0;  // records/s per source before the first estimate; 0 = none
