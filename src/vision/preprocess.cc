@@ -96,19 +96,20 @@ Preprocessor::Preprocessor(PreprocessSpec spec, int channels, int height, int wi
     : spec_(std::move(spec)), channels_(channels), height_(height), width_(width) {
   // torchvision computes ToTensor as v / 255 and Normalize as (x - mean) / std, each rounded to
   // float32. When 1 / scale is a whole number (255 for every preset and bundle), divide by it as
-  // ToTensor does, so that each table entry is the very float torchvision produces.
+  // ToTensor does, so that each value is the very float torchvision produces.
   const double divisor = 1.0 / static_cast<double>(spec_.scale);
   const bool whole = std::abs(divisor - std::round(divisor)) < 1e-4 * divisor;
-  const auto exact_divisor = static_cast<float>(std::round(divisor));
-  for (int c = 0; c < 3; ++c) {
-    for (int v = 0; v < 256; ++v) {
-      const float x = whole ? static_cast<float>(v) / exact_divisor : static_cast<float>(v) * spec_.scale;
-      lut_[static_cast<std::size_t>(c)][static_cast<std::size_t>(v)] =
-          (x - spec_.mean[static_cast<std::size_t>(c)]) / spec_.std[static_cast<std::size_t>(c)];
-    }
+  for (std::size_t p = 0; p < 3; ++p) {
+    Normalisation& n = normalisation_[p];
+    n.divide = whole;
+    n.divisor = static_cast<float>(std::round(divisor));
+    n.scale = spec_.scale;
+    n.mean = spec_.mean[p];
+    n.std = spec_.std[p];
   }
   // Decoded pixels are RGB; a BGR model takes the planes in the other order.
   if (spec_.color == ColorOrder::kBgr) plane_channel_ = {2, 1, 0};
+  if (channels_ == 1) plane_channel_ = {0, 0, 0};
 }
 
 Result<Preprocessor> Preprocessor::create(const PreprocessSpec& spec, int channels, int height, int width) {
@@ -181,15 +182,9 @@ Status Preprocessor::run(const DecodedImage& image, std::span<float> out) const 
   if (out.size() < tensor_elements()) return Status(Code::kInternal, "tensor slot too small");
   auto g = geometry(image.width, image.height);
   if (!g) return g.status();
-  PlaneMapping mapping;
-  mapping.planes = channels_;
-  for (std::size_t p = 0; p < 3; ++p) {
-    mapping.channel[p] = channels_ == 1 ? 0 : plane_channel_[p];
-    mapping.lut[p] = lut_[p].data();
-  }
   // Per thread (executors call this concurrently): tables and buffers kept between frames.
   thread_local CropResampler resampler;
-  return resampler.run(image, *g, mapping, out);
+  return resampler.run(image, *g, PlaneMapping{channels_, plane_channel_, normalisation_}, out);
 }
 
 }  // namespace sluice::vision

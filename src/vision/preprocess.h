@@ -11,6 +11,7 @@
 
 #include "sluice/status.h"
 #include "vision/image.h"
+#include "vision/resample_kernels.h"
 
 namespace sluice::vision {
 
@@ -89,9 +90,8 @@ class Preprocessor {
   Preprocessor(PreprocessSpec spec, int channels, int height, int width);
   PreprocessSpec spec_;
   int channels_, height_, width_;
-  // lut_[p][v]: the float of model plane p for pixel value v, computed as ToTensor + Normalize do.
-  std::array<std::array<float, 256>, 3> lut_{};
-  std::array<int, 3> plane_channel_{0, 1, 2};  // the decoded image's channel behind model plane p
+  std::array<Normalisation, 3> normalisation_{};  // per model plane: ToTensor + Normalize
+  std::array<int, 3> plane_channel_{0, 1, 2};     // the decoded image's channel behind model plane p
 };
 
 }  // namespace sluice::vision
