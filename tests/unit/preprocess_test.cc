@@ -309,6 +309,20 @@ TEST(PreprocessTest, GeometryFollowsTorchvisionResizeAndCenterCrop) {
   EXPECT_TRUE(contains(huge.status().message(), "1x10000000")) << huge.status().message();
 }
 
+TEST(PreprocessTest, ResizeThatPillowRefusesIsAnError) {
+  // 1 x 1,000,000 resizes to 256 x 256,000,000: Pillow raises MemoryError (its coefficient table
+  // would overflow int), so torchvision fails on it; sluice says why instead.
+  auto p = Preprocessor::create(imagenet_preset(), 3, 224, 224);
+  ASSERT_TRUE(p.is_ok());
+  std::vector<float> out(p->tensor_elements());
+  const Status st = p->run(flat_image(1, 1'000'000, 3, {1, 2, 3}), out);
+  ASSERT_FALSE(st.is_ok());
+  EXPECT_EQ(st.code(), Code::kLimit);
+  EXPECT_TRUE(contains(st.message(), "Pillow")) << st.message();
+  // 1 x 300 (256 x 76,800) is fine, as in torchvision.
+  EXPECT_TRUE(p->run(flat_image(1, 300, 3, {1, 2, 3}), out).is_ok());
+}
+
 TEST(PreprocessTest, WrongSizeWithoutResizeIsAnError) {
   auto p = Preprocessor::create(identity_spec(ColorOrder::kGray), 1, 28, 28);
   ASSERT_TRUE(p.is_ok());
