@@ -18,9 +18,11 @@ packages=(
   clang-14 libclang-rt-14-dev clang-format
   libgtest-dev libgmock-dev
   libturbojpeg0-dev libpng-dev zlib1g-dev libopencv-core-dev libopencv-imgproc-dev
+  libhwy-dev  # Google Highway: the preprocessing kernels, dispatched at run time per SIMD target
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
   python3 python3-numpy python3-torch dataset-fashion-mnist
   libtorch-dev python3-torchvision  # the libtorch backend; benchmark models from torchvision
+  python3-pil  # the golden preprocessing test (tests/golden): Pillow, as torchvision uses it
   libcpp-httplib-dev libtomlplusplus-dev
   libhiredis-dev redis-server  # scale-out on Redis Streams (sluice ingest/worker/results); tests start redis-server
   prometheus chromium  # tests: promtool checks /metrics; headless Chromium opens the dashboard

@@ -123,8 +123,9 @@ void EngineOptions::add_to(CLI::App& app) {
       ->capture_default_str();
   app.add_flag(
          "--jpeg-dct-scaling,!--no-jpeg-dct-scaling", jpeg_dct_scaling,
-         "Decode a JPEG at 1/2 to 1/8 scale in the DCT domain when the model input is at most half its size "
-         "(faster; top-1 unchanged on the test photographs)")
+         "Opt-in: decode a JPEG at 1/2 to 1/8 scale in the DCT domain when the resize target is at most a "
+         "quarter of the image (faster, but no longer bit-exact with torchvision/Pillow; top-1 unchanged on "
+         "the test photographs)")
       ->capture_default_str();
   app.add_option("--max-pixels", max_pixels, "Largest image accepted, in pixels, checked before decoding")
       ->capture_default_str();

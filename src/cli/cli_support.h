@@ -74,7 +74,7 @@ struct EngineOptions {
   double initial_rate = 0.0;
   double max_rate = 0.0;
   PidSettings pid;
-  bool jpeg_dct_scaling = true;
+  bool jpeg_dct_scaling = false;  // opt-in: not exact
   std::string mode = "interval";
   std::string max_delay = "5ms";
   std::string storage_level = "memory";

@@ -18,7 +18,7 @@ struct ExecutorOptions {
   std::size_t max_batch = 64;
   int top_k = 5;
   std::uint64_t max_pixels = vision::kDefaultMaxPixels;
-  bool jpeg_dct_scaling = false;  // decode large JPEGs at 1/2..1/8 scale (faster, not exact)
+  bool jpeg_dct_scaling = false;  // opt-in: decode large JPEGs at 1/2..1/8 scale (faster, not exact)
 };
 
 /// What every executor shares with the rest of the pipeline.

@@ -60,8 +60,6 @@ class TcpListenSource final : public Source {
     std::chrono::steady_clock::time_point last_progress = std::chrono::steady_clock::now();
     std::uint64_t bytes_at_check = 0;  // for a partial frame's holder that stalls while others wait
     std::chrono::steady_clock::time_point last_byte = std::chrono::steady_clock::now();
-    std::uint64_t bytes_at_check = 0;
-    std::chrono::steady_clock::time_point last_byte = std::chrono::steady_clock::now();
   };
   using SteadyClock = std::chrono::steady_clock;
 

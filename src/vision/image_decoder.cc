@@ -1,11 +1,12 @@
 #include "vision/image_decoder.h"
 
-#include <png.h>
 #include <turbojpeg.h>
 
 #include <cstring>
 
 #include <fmt/format.h>
+
+#include "vision/pillow_convert.h"
 
 namespace sluice::vision {
 
@@ -21,17 +22,17 @@ ImageDecoder::ImageDecoder(std::uint64_t max_pixels)
 
 ImageDecoder::~ImageDecoder() = default;
 
-Status ImageDecoder::check_dimensions(int width, int height) const {
+Status check_image_dimensions(int width, int height, std::uint64_t max_pixels) {
   if (width <= 0 || height <= 0) {
     return Status(
         Code::kDecode,
         fmt::format("image header claims {}x{} pixels (rule: both sides must be > 0)", width, height));
   }
   const auto pixels = static_cast<std::uint64_t>(width) * static_cast<std::uint64_t>(height);
-  if (pixels > max_pixels_) {
+  if (pixels > max_pixels) {
     return Status(Code::kLimit,
                   fmt::format("image is {}x{} = {} pixels, above the limit of {} (rule: --max-pixels)", width,
-                              height, pixels, max_pixels_));
+                              height, pixels, max_pixels));
   }
   return Status::ok();
 }
@@ -45,7 +46,7 @@ Status ImageDecoder::decode(std::span<const std::uint8_t> bytes, int channels, D
   }
   static constexpr std::uint8_t kPngMagic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
   if (bytes.size() >= 8 && std::memcmp(bytes.data(), kPngMagic, 8) == 0)
-    return decode_png(bytes, channels, out);
+    return png_.decode(bytes, channels, max_pixels_, out);
   return Status(
       Code::kDecode,
       fmt::format("payload of {} bytes is neither JPEG nor PNG (unknown magic bytes)", bytes.size()));
@@ -60,7 +61,7 @@ Status ImageDecoder::decode_jpeg(std::span<const std::uint8_t> bytes, int channe
   if (tjDecompressHeader3(turbo_->handle, data, size, &width, &height, &subsampling, &colorspace) != 0) {
     return Status(Code::kDecode, fmt::format("corrupt JPEG header: {}", tjGetErrorStr2(turbo_->handle)));
   }
-  if (auto st = check_dimensions(width, height); !st) return st;
+  if (auto st = check_image_dimensions(width, height, max_pixels_); !st) return st;
   // DCT-domain scaling: the smallest factor <= 1/2 whose output is still at least twice the resize
   // target, so the antialiased resize that follows does real filtering. Scaling straight down to
   // the target is not accurate enough: on eagle.jpg it took MobileNetV2's top-1 score from 0.815 to
@@ -84,37 +85,40 @@ Status ImageDecoder::decode_jpeg(std::span<const std::uint8_t> bytes, int channe
   out.width = out_width;
   out.height = out_height;
   out.channels = channels;
-  out.pixels.resize(static_cast<std::size_t>(out_width) * static_cast<std::size_t>(out_height) *
-                    static_cast<std::size_t>(channels));
-  const int format = channels == 1 ? TJPF_GRAY : TJPF_RGB;
-  if (tjDecompress2(turbo_->handle, data, size, out.pixels.data(), out_width, 0, out_height, format, 0) !=
-          0 &&
+  const auto pixels = static_cast<std::size_t>(out_width) * static_cast<std::size_t>(out_height);
+  out.pixels.resize(pixels * static_cast<std::size_t>(channels));
+  // What libjpeg-turbo decodes to: Pillow opens a gray JPEG as L, a YCbCr or RGB one as RGB and a
+  // CMYK or YCCK one as CMYK, then converts. Only gray -> L and colour -> RGB need no conversion.
+  const bool cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
+  const bool gray = colorspace == TJCS_GRAY;
+  int format = TJPF_RGB;
+  if (cmyk) {
+    format = TJPF_CMYK;
+  } else if (gray && channels == 1) {
+    format = TJPF_GRAY;
+  }
+  const int decoded_channels = tjPixelSize[format];
+  std::uint8_t* target = out.pixels.data();
+  if (decoded_channels != channels) {
+    converted_.resize(pixels * static_cast<std::size_t>(decoded_channels));
+    target = converted_.data();
+  }
+  // Flags 0: the accurate integer DCT and fancy upsampling, as Pillow decodes.
+  if (tjDecompress2(turbo_->handle, data, size, target, out_width, 0, out_height, format, 0) != 0 &&
       tjGetErrorCode(turbo_->handle) == TJERR_FATAL) {
     return Status(Code::kDecode, fmt::format("corrupt JPEG data: {}", tjGetErrorStr2(turbo_->handle)));
   }
-  return Status::ok();
-}
-
-Status ImageDecoder::decode_png(std::span<const std::uint8_t> bytes, int channels, DecodedImage& out) {
-  png_image image{};
-  image.version = PNG_IMAGE_VERSION;
-  if (png_image_begin_read_from_memory(&image, bytes.data(), bytes.size()) == 0) {
-    return Status(Code::kDecode, fmt::format("corrupt PNG header: {}", image.message));
-  }
-  // png_image_free is safe to call on an image that has already been released.
-  struct Guard {
-    png_image* img;
-    ~Guard() { png_image_free(img); }
-  } guard{&image};
-  if (auto st = check_dimensions(static_cast<int>(image.width), static_cast<int>(image.height)); !st)
-    return st;
-  image.format = channels == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
-  out.width = static_cast<int>(image.width);
-  out.height = static_cast<int>(image.height);
-  out.channels = channels;
-  out.pixels.resize(PNG_IMAGE_SIZE(image));
-  if (png_image_finish_read(&image, nullptr, out.pixels.data(), 0, nullptr) == 0) {
-    return Status(Code::kDecode, fmt::format("corrupt PNG data: {}", image.message));
+  if (target == out.pixels.data()) return Status::ok();
+  if (cmyk && channels == 3) {
+    pillow_inverted_cmyk_to_rgb(converted_.data(), pixels, out.pixels.data());
+  } else if (cmyk) {  // Pillow converts CMYK to L through RGB
+    for (std::size_t i = 0; i < pixels; ++i) {
+      std::uint8_t rgb[3];
+      pillow_inverted_cmyk_to_rgb(converted_.data() + 4 * i, 1, rgb);
+      out.pixels[i] = pillow_luma(rgb[0], rgb[1], rgb[2]);
+    }
+  } else if (channels == 1) {
+    pillow_rgb_to_luma(converted_.data(), 3, pixels, out.pixels.data());
   }
   return Status::ok();
 }

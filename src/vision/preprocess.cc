@@ -1,13 +1,12 @@
 #include "vision/preprocess.h"
 
-#include "vision/antialiased_resize.h"
-
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <fmt/format.h>
-#include <opencv2/core.hpp>
-#include <opencv2/imgproc.hpp>
+
+#include "vision/crop_resampler.h"
 
 namespace sluice::vision {
 namespace {
@@ -26,22 +25,27 @@ const char* color_name(ColorOrder c) {
 
 }  // namespace
 
-std::pair<int, int> resize_target(const PreprocessSpec& spec, int width, int height) {
+std::pair<std::int64_t, std::int64_t> resize_target(const PreprocessSpec& spec, int width, int height) {
   switch (spec.resize) {
     case ResizeMode::kNone:
       return {width, height};
     case ResizeMode::kStretch:
       return {spec.resize_width, spec.resize_height};
-    case ResizeMode::kShorterSide:
-      // torchvision: the shorter side becomes `size`, the longer one int(size * long / short).
-      if (width <= height) {
-        return {spec.resize_shorter,
-                static_cast<int>(static_cast<long long>(spec.resize_shorter) * height / width)};
-      }
-      return {static_cast<int>(static_cast<long long>(spec.resize_shorter) * width / height),
-              spec.resize_shorter};
+    case ResizeMode::kShorterSide: {
+      // int(size * long / short) in Python: the quotient of exact integers, so integer division.
+      const std::int64_t size = spec.resize_shorter;
+      if (width <= height) return {size, size * height / width};
+      return {size * width / height, size};
+    }
   }
   return {width, height};
+}
+
+int center_crop_offset(int size, int crop) {
+  if (crop > size) return -((crop - size) / 2);
+  const int twice = size - crop;  // round(twice / 2), ties to even
+  const int half = twice / 2;
+  return (twice % 2 == 1 && half % 2 == 1) ? half + 1 : half;
 }
 
 std::string PreprocessSpec::describe() const {
@@ -90,11 +94,22 @@ Result<ResizeMode> parse_resize(std::string_view text) {
 
 Preprocessor::Preprocessor(PreprocessSpec spec, int channels, int height, int width)
     : spec_(std::move(spec)), channels_(channels), height_(height), width_(width) {
-  for (int c = 0; c < 3; ++c) {
-    for (int v = 0; v < 256; ++v) {
-      lut_[c][v] = (static_cast<float>(v) * spec_.scale - spec_.mean[c]) / spec_.std[c];
-    }
+  // torchvision computes ToTensor as v / 255 and Normalize as (x - mean) / std, each rounded to
+  // float32. When 1 / scale is a whole number (255 for every preset and bundle), divide by it as
+  // ToTensor does, so that each value is the very float torchvision produces.
+  const double divisor = 1.0 / static_cast<double>(spec_.scale);
+  const bool whole = std::abs(divisor - std::round(divisor)) < 1e-4 * divisor;
+  for (std::size_t p = 0; p < 3; ++p) {
+    Normalisation& n = normalisation_[p];
+    n.divide = whole;
+    n.divisor = static_cast<float>(std::round(divisor));
+    n.scale = spec_.scale;
+    n.mean = spec_.mean[p];
+    n.std = spec_.std[p];
   }
+  // Decoded pixels are RGB; a BGR model takes the planes in the other order.
+  if (spec_.color == ColorOrder::kBgr) plane_channel_ = {2, 1, 0};
+  if (channels_ == 1) plane_channel_ = {0, 0, 0};
 }
 
 Result<Preprocessor> Preprocessor::create(const PreprocessSpec& spec, int channels, int height, int width) {
@@ -131,68 +146,45 @@ std::size_t Preprocessor::tensor_elements() const {
          static_cast<std::size_t>(width_);
 }
 
+Result<PreprocessGeometry> Preprocessor::geometry(int width, int height) const {
+  if (width <= 0 || height <= 0) {
+    return Status(Code::kDecode,
+                  fmt::format("image of {}x{} pixels has nothing to preprocess", width, height));
+  }
+  const auto [resized_width, resized_height] = resize_target(spec_, width, height);
+  constexpr std::int64_t kMaxSide = std::numeric_limits<int>::max();
+  if (resized_width > kMaxSide || resized_height > kMaxSide) {
+    return Status(Code::kLimit,
+                  fmt::format("image of {}x{} would be resized to {}x{}, beyond what Pillow can "
+                              "resize to",
+                              width, height, resized_width, resized_height));
+  }
+  PreprocessGeometry g;
+  g.resized_width = static_cast<int>(resized_width);
+  g.resized_height = static_cast<int>(resized_height);
+  g.width = width_;
+  g.height = height_;
+  if (spec_.crop_width > 0) {
+    g.crop_left = center_crop_offset(g.resized_width, width_);
+    g.crop_top = center_crop_offset(g.resized_height, height_);
+  } else if (g.resized_width != width_ || g.resized_height != height_) {
+    return Status(Code::kDecode, fmt::format("image is {}x{} but the model needs {}x{}; configure a resize",
+                                             width, height, width_, height_));
+  }
+  return g;
+}
+
 Status Preprocessor::run(const DecodedImage& image, std::span<float> out) const {
   if (image.channels != channels_) {
     return Status(Code::kInternal,
                   fmt::format("image has {} channels, expected {}", image.channels, channels_));
   }
   if (out.size() < tensor_elements()) return Status(Code::kInternal, "tensor slot too small");
-  const int type = channels_ == 1 ? CV_8UC1 : CV_8UC3;
-  const cv::Mat source(image.height, image.width, type, const_cast<std::uint8_t*>(image.pixels.data()));
-  const auto [target_width, target_height] = resize_target(spec_, image.width, image.height);
-  const cv::Size target(target_width, target_height);
-  cv::Mat resized = source;
-  // Per thread (executors call this concurrently): the resized image and the resize's scratch.
-  thread_local DecodedImage resized_image;
-  thread_local ResizeScratch scratch;
-  if (target.width != image.width || target.height != image.height) {
-    // torchvision's Resize on PIL images: PIL's antialiased bilinear filter, exactly.
-    antialiased_resize(image, target.width, target.height, resized_image, scratch);
-    resized = cv::Mat(resized_image.height, resized_image.width, type, resized_image.pixels.data());
-  }
-  int left = 0, top = 0;
-  if (spec_.crop_width > 0) {
-    if (resized.cols < width_ || resized.rows < height_) {
-      return Status(Code::kDecode, fmt::format("image of {}x{} is smaller than the {}x{} crop after resizing",
-                                               image.width, image.height, width_, height_));
-    }
-    // torchvision's CenterCrop rounds the offsets.
-    left = static_cast<int>(std::lround((resized.cols - width_) / 2.0));
-    top = static_cast<int>(std::lround((resized.rows - height_) / 2.0));
-  } else if (resized.cols != width_ || resized.rows != height_) {
-    return Status(Code::kDecode, fmt::format("image is {}x{} but the model needs {}x{}; configure a resize",
-                                             image.width, image.height, width_, height_));
-  }
-  const std::size_t plane = static_cast<std::size_t>(height_) * static_cast<std::size_t>(width_);
-  if (channels_ == 1) {
-    const auto& lut = lut_[0];
-    for (int y = 0; y < height_; ++y) {
-      const std::uint8_t* row = resized.ptr<std::uint8_t>(top + y) + left;
-      float* dst = out.data() + static_cast<std::size_t>(y) * width_;
-      for (int x = 0; x < width_; ++x) dst[x] = lut[row[x]];
-    }
-    return Status::ok();
-  }
-  // Decoded pixels are RGB; BGR models take the planes in the other order.
-  const bool bgr = spec_.color == ColorOrder::kBgr;
-  float* plane0 = out.data();
-  float* plane1 = out.data() + plane;
-  float* plane2 = out.data() + 2 * plane;
-  const auto& lut_r = lut_[bgr ? 2 : 0];
-  const auto& lut_g = lut_[1];
-  const auto& lut_b = lut_[bgr ? 0 : 2];
-  float* r_plane = bgr ? plane2 : plane0;
-  float* b_plane = bgr ? plane0 : plane2;
-  for (int y = 0; y < height_; ++y) {
-    const std::uint8_t* row = resized.ptr<std::uint8_t>(top + y) + 3 * left;
-    const std::size_t offset = static_cast<std::size_t>(y) * width_;
-    for (int x = 0; x < width_; ++x) {
-      r_plane[offset + x] = lut_r[row[3 * x]];
-      plane1[offset + x] = lut_g[row[3 * x + 1]];
-      b_plane[offset + x] = lut_b[row[3 * x + 2]];
-    }
-  }
-  return Status::ok();
+  auto g = geometry(image.width, image.height);
+  if (!g) return g.status();
+  // Per thread (executors call this concurrently): tables and buffers kept between frames.
+  thread_local CropResampler resampler;
+  return resampler.run(image, *g, PlaneMapping{channels_, plane_channel_, normalisation_}, out);
 }
 
 }  // namespace sluice::vision

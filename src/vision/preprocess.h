@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
@@ -10,6 +11,7 @@
 
 #include "sluice/status.h"
 #include "vision/image.h"
+#include "vision/resample_kernels.h"
 
 namespace sluice::vision {
 
@@ -37,8 +39,27 @@ struct PreprocessSpec {
 };
 
 /// The width and height the resize step produces for a width x height image (the image's own
-/// size when the spec does not resize).
-std::pair<int, int> resize_target(const PreprocessSpec& spec, int width, int height);
+/// size when the spec does not resize). torchvision's rule for shorter_side: the shorter side
+/// becomes `resize_shorter`, the longer one int(resize_shorter * long / short). 64-bit: a 1 x N
+/// strip can ask for more than 2^31 pixels.
+std::pair<std::int64_t, std::int64_t> resize_target(const PreprocessSpec& spec, int width, int height);
+
+/// Where the model input comes from: the image resized to resized_width x resized_height, then
+/// torchvision's CenterCrop. The crop's top-left corner is (crop_left, crop_top) in the resized
+/// image, rounded half to even as Python's round() does; it is negative on an axis where the
+/// resized image is smaller than the crop, and torchvision pads it with zeros.
+struct PreprocessGeometry {
+  int resized_width = 0;
+  int resized_height = 0;
+  int crop_left = 0;
+  int crop_top = 0;
+  int width = 0;  // the model input
+  int height = 0;
+};
+
+/// torchvision's CenterCrop offset on one axis: round((size - crop) / 2) with ties to even when the
+/// image is larger, -((crop - size) // 2) when torchvision pads it.
+int center_crop_offset(int size, int crop);
 
 /// torchvision's ImageNet standard: RGB, shorter side 256, center crop 224, mean/std normalised.
 PreprocessSpec imagenet_preset();
@@ -55,7 +76,12 @@ class Preprocessor {
   static Result<Preprocessor> create(const PreprocessSpec& spec, int channels, int height, int width);
 
   /// Writes channels*height*width floats (CHW) to `out`. `image` must have spec.channels().
+  /// Resizing is bit-exact with Pillow 9.4's Image.resize(size, BILINEAR), and the floats with
+  /// torchvision's ToTensor + Normalize; only the pixels the crop keeps are computed.
   Status run(const DecodedImage& image, std::span<float> out) const;
+
+  /// The resize and crop `run` applies to a width x height image, or why it cannot.
+  Result<PreprocessGeometry> geometry(int width, int height) const;
 
   const PreprocessSpec& spec() const { return spec_; }
   std::size_t tensor_elements() const;
@@ -64,8 +90,8 @@ class Preprocessor {
   Preprocessor(PreprocessSpec spec, int channels, int height, int width);
   PreprocessSpec spec_;
   int channels_, height_, width_;
-  // lut_[c][v] = (v * scale - mean[c]) / std[c]: one table lookup per pixel value.
-  std::array<std::array<float, 256>, 3> lut_{};
+  std::array<Normalisation, 3> normalisation_{};  // per model plane: ToTensor + Normalize
+  std::array<int, 3> plane_channel_{0, 1, 2};     // the decoded image's channel behind model plane p
 };
 
 }  // namespace sluice::vision

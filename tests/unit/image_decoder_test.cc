@@ -2,6 +2,7 @@
 #include "vision/image_decoder.h"
 
 #include <gtest/gtest.h>
+#include <png.h>
 #include <turbojpeg.h>
 #include <zlib.h>
 
@@ -13,6 +14,7 @@
 
 #include "sluice/status.h"
 #include "vision/image_encoder.h"
+#include "vision/pillow_convert.h"
 
 namespace sluice::vision {
 namespace {
@@ -224,6 +226,53 @@ TEST(ImageDecoderTest, RgbJpegDecodedToGray) {
   EXPECT_EQ(image.channels, 1);
   ASSERT_EQ(image.pixels.size(), 16u * 16u);
   for (std::uint8_t v : image.pixels) EXPECT_NEAR(v, 90, 4);
+}
+
+TEST(ImageDecoderTest, ColourJpegToGrayUsesPillowsFormulaNotLibjpegsLuma) {
+  // A colourful JPEG: gray must be Pillow's L24 of the RGB decode (convert('L')), not libjpeg's Y.
+  Bytes rgb(64 * 48 * 3);
+  for (std::size_t i = 0; i < rgb.size(); ++i)
+    rgb[i] = static_cast<std::uint8_t>((i * 37 + (i / 3) * 11) & 0xFF);
+  const Bytes jpeg = jpeg_of(rgb, 64, 48, 3, 90);
+  ImageDecoder decoder;
+  DecodedImage colour, gray;
+  ASSERT_TRUE(decoder.decode(jpeg, 3, colour).is_ok());
+  ASSERT_TRUE(decoder.decode(jpeg, 1, gray).is_ok());
+  ASSERT_EQ(gray.pixels.size(), 64u * 48u);
+  std::size_t differing = 0;
+  for (std::size_t i = 0; i < gray.pixels.size(); ++i) {
+    differing += gray.pixels[i] !=
+                 pillow_luma(colour.pixels[3 * i], colour.pixels[3 * i + 1], colour.pixels[3 * i + 2]);
+  }
+  EXPECT_EQ(differing, 0u);
+  // libjpeg's own gray output (Y) differs from it somewhere on such an image: the test can tell.
+  tjhandle tj = tjInitDecompress();
+  Bytes y(64 * 48);
+  ASSERT_EQ(tjDecompress2(tj, jpeg.data(), jpeg.size(), y.data(), 64, 0, 48, TJPF_GRAY, 0), 0);
+  tjDestroy(tj);
+  EXPECT_NE(y, gray.pixels);
+}
+
+TEST(ImageDecoderTest, RgbaPngDropsAlphaWithoutCompositing) {
+  // Pillow's convert('RGB') of RGBA keeps the colour of fully transparent pixels.
+  const Bytes rgba = {200, 100, 50, 0, 10, 20, 30, 128, 1, 2, 3, 255, 255, 255, 255, 0};
+  png_image image{};
+  image.version = PNG_IMAGE_VERSION;
+  image.width = 2;
+  image.height = 2;
+  image.format = PNG_FORMAT_RGBA;
+  png_alloc_size_t size = 0;
+  ASSERT_NE(png_image_write_to_memory(&image, nullptr, &size, 0, rgba.data(), 0, nullptr), 0);
+  Bytes png(size);
+  ASSERT_NE(png_image_write_to_memory(&image, png.data(), &size, 0, rgba.data(), 0, nullptr), 0);
+  png.resize(size);
+  ImageDecoder decoder;
+  DecodedImage rgb, gray;
+  ASSERT_TRUE(decoder.decode(png, 3, rgb).is_ok());
+  EXPECT_EQ(rgb.pixels, (Bytes{200, 100, 50, 10, 20, 30, 1, 2, 3, 255, 255, 255}));
+  ASSERT_TRUE(decoder.decode(png, 1, gray).is_ok());
+  EXPECT_EQ(gray.pixels,
+            (Bytes{pillow_luma(200, 100, 50), pillow_luma(10, 20, 30), pillow_luma(1, 2, 3), 255}));
 }
 
 TEST(ImageDecoderTest, GarbageIsNeitherJpegNorPng) {

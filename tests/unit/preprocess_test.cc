@@ -251,23 +251,76 @@ TEST(PreprocessTest, ShrinkingTallImageWorks) {
   EXPECT_TRUE(p->run(image, out).is_ok());
 }
 
-TEST(PreprocessTest, ImageSmallerThanCropIsAnError) {
-  // No resize: a 100x100 image cannot give a 224x224 crop.
+TEST(PreprocessTest, ImageSmallerThanCropIsPaddedWithZerosAsTorchvisionDoes) {
+  // No resize: a 100x60 image in a 224x224 crop. torchvision's CenterCrop pads with pixel value 0,
+  // (224 - 100) // 2 = 62 columns on the left and (224 - 60) // 2 = 82 rows on top.
   PreprocessSpec spec = imagenet_preset();
   spec.resize = ResizeMode::kNone;
   auto p = Preprocessor::create(spec, 3, 224, 224);
   ASSERT_TRUE(p.is_ok());
-  std::vector<float> out(p->tensor_elements());
-  const Status st = p->run(flat_image(100, 100, 3, {1, 2, 3}), out);
-  ASSERT_FALSE(st.is_ok());
-  EXPECT_TRUE(contains(st.message(), "smaller")) << st.message();
+  auto g = p->geometry(100, 60);
+  ASSERT_TRUE(g) << g.status().to_string();
+  EXPECT_EQ(g->crop_left, -62);
+  EXPECT_EQ(g->crop_top, -82);
+  std::vector<float> out(p->tensor_elements(), -99.0f);
+  ASSERT_TRUE(p->run(flat_image(100, 60, 3, {255, 255, 255}), out).is_ok());
+  const float zero = (0.0f - 0.485f) / 0.229f, white = (1.0f - 0.485f) / 0.229f;
+  for (int y = 0; y < 224; ++y) {
+    for (int x = 0; x < 224; ++x) {
+      const bool inside = x >= 62 && x < 162 && y >= 82 && y < 142;
+      ASSERT_FLOAT_EQ(out[static_cast<std::size_t>(y * 224 + x)], inside ? white : zero) << x << "," << y;
+    }
+  }
+}
 
-  // A shorter-side resize smaller than the crop fails the same way.
-  spec.resize = ResizeMode::kShorterSide;
-  spec.resize_shorter = 100;
-  auto q = Preprocessor::create(spec, 3, 224, 224);
-  ASSERT_TRUE(q.is_ok());
-  EXPECT_FALSE(q->run(flat_image(300, 200, 3, {1, 2, 3}), out).is_ok());
+TEST(PreprocessTest, CenterCropRoundsHalfToEvenAsPython) {
+  EXPECT_EQ(center_crop_offset(341, 224), 58);  // 58.5: Python's round gives 58, std::lround 59
+  EXPECT_EQ(center_crop_offset(343, 224), 60);  // 59.5 -> 60
+  EXPECT_EQ(center_crop_offset(345, 224), 60);  // 60.5 -> 60
+  EXPECT_EQ(center_crop_offset(384, 224), 80);
+  EXPECT_EQ(center_crop_offset(224, 224), 0);
+  EXPECT_EQ(center_crop_offset(225, 224), 0);    // 0.5 -> 0
+  EXPECT_EQ(center_crop_offset(227, 224), 2);    // 1.5 -> 2
+  EXPECT_EQ(center_crop_offset(100, 224), -62);  // padded: (224 - 100) // 2 on the left
+  EXPECT_EQ(center_crop_offset(101, 224), -61);
+}
+
+TEST(PreprocessTest, GeometryFollowsTorchvisionResizeAndCenterCrop) {
+  auto p = Preprocessor::create(imagenet_preset(), 3, 224, 224);
+  ASSERT_TRUE(p.is_ok());
+  struct Case {
+    int w, h, resized_w, resized_h, left, top;
+  };
+  for (const Case& c : {Case{768, 576, 341, 256, 58, 16}, Case{773, 512, 386, 256, 81, 16},
+                        Case{500, 500, 256, 256, 16, 16}, Case{97, 131, 256, 345, 16, 60},
+                        Case{1, 300, 256, 76800, 16, 38288}, Case{300, 1, 76800, 256, 38288, 16}}) {
+    SCOPED_TRACE(std::to_string(c.w) + "x" + std::to_string(c.h));
+    auto g = p->geometry(c.w, c.h);
+    ASSERT_TRUE(g) << g.status().to_string();
+    EXPECT_EQ(g->resized_width, c.resized_w);
+    EXPECT_EQ(g->resized_height, c.resized_h);
+    EXPECT_EQ(g->crop_left, c.left);
+    EXPECT_EQ(g->crop_top, c.top);
+  }
+  // A strip whose resize would pass 2^31 pixels on a side is refused with the reason.
+  auto huge = p->geometry(1, 10'000'000);
+  ASSERT_FALSE(huge.is_ok());
+  EXPECT_EQ(huge.status().code(), Code::kLimit);
+  EXPECT_TRUE(contains(huge.status().message(), "1x10000000")) << huge.status().message();
+}
+
+TEST(PreprocessTest, ResizeThatPillowRefusesIsAnError) {
+  // 1 x 1,000,000 resizes to 256 x 256,000,000: Pillow raises MemoryError (its coefficient table
+  // would overflow int), so torchvision fails on it; sluice says why instead.
+  auto p = Preprocessor::create(imagenet_preset(), 3, 224, 224);
+  ASSERT_TRUE(p.is_ok());
+  std::vector<float> out(p->tensor_elements());
+  const Status st = p->run(flat_image(1, 1'000'000, 3, {1, 2, 3}), out);
+  ASSERT_FALSE(st.is_ok());
+  EXPECT_EQ(st.code(), Code::kLimit);
+  EXPECT_TRUE(contains(st.message(), "Pillow")) << st.message();
+  // 1 x 300 (256 x 76,800) is fine, as in torchvision.
+  EXPECT_TRUE(p->run(flat_image(1, 300, 3, {1, 2, 3}), out).is_ok());
 }
 
 TEST(PreprocessTest, WrongSizeWithoutResizeIsAnError) {
