@@ -22,7 +22,7 @@ void Committer::start() {
 
 std::unique_ptr<TaskOutcome> Committer::take_outcome() {
   {
-    std::lock_guard lock(pool_mu_);
+    MutexLock lock(pool_mu_);
     if (!pool_.empty()) {
       auto outcome = std::move(pool_.back());
       pool_.pop_back();
@@ -35,7 +35,7 @@ std::unique_ptr<TaskOutcome> Committer::take_outcome() {
 void Committer::complete(std::unique_ptr<TaskOutcome> outcome) {
   waiting_frames_.fetch_add(outcome->count, std::memory_order_relaxed);
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     const std::uint64_t ticket = outcome->task.ticket;
     ready_.emplace(ticket, std::move(outcome));
   }
@@ -44,25 +44,25 @@ void Committer::complete(std::unique_ptr<TaskOutcome> outcome) {
 
 std::uint64_t Committer::stop(std::chrono::steady_clock::time_point deadline) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
     deadline_ = deadline;
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::uint64_t left = abandoned_frames_;
   for (const auto& [ticket, outcome] : ready_) left += outcome->count;
   return left;
 }
 
 bool Committer::healthy() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return healthy_;
 }
 
 std::string Committer::last_error() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return last_error_;
 }
 
@@ -99,21 +99,21 @@ void Committer::sync_flushed_lines() {
 
 void Committer::run() {
   std::vector<std::unique_ptr<TaskOutcome>> group;
-  std::unique_lock lock(mu_);
-  const auto has_work = [&] { return ready_.count(next_) > 0 || stopping_; };
+  mu_.lock();
+  const auto has_work = [&]() REQUIRES(mu_) { return ready_.count(next_) > 0 || stopping_; };
   while (true) {
     // Executors have all finished when stop() is called, so every issued ticket is here or done.
     if (unsynced_) {
       // fsync=interval: lines flushed but not synced become durable within an interval even
       // when no later commit comes to sync them.
-      if (!cv_.wait_until(lock, last_sync_ + policy_.fsync_interval, has_work)) {
-        lock.unlock();
+      if (!cv_.wait_until(mu_, last_sync_ + policy_.fsync_interval, has_work)) {
+        mu_.unlock();
         sync_flushed_lines();
-        lock.lock();
+        mu_.lock();
         continue;
       }
     } else {
-      cv_.wait(lock, has_work);
+      cv_.wait(mu_, has_work);
     }
     if (ready_.count(next_) == 0) {
       if (stopping_ && (next_ >= issued_.load() || ready_.empty())) break;
@@ -124,10 +124,10 @@ void Committer::run() {
       ready_.erase(it);
       ++next_;
     }
-    lock.unlock();
+    mu_.unlock();
     const bool delivered = deliver(group);
     if (delivered) finish(group);
-    lock.lock();
+    mu_.lock();
     if (!delivered) {
       // Given up at the stop deadline: these frames stay undone (a write-ahead log replays them).
       for (const auto& o : group) abandoned_frames_ += o->count;
@@ -137,7 +137,7 @@ void Committer::run() {
     group.clear();
   }
   const bool gave_up = abandoned_frames_ > 0;
-  lock.unlock();
+  mu_.unlock();
   // A graceful stop leaves every line durable.
   if (!gave_up) sync_flushed_lines();
 }
@@ -156,7 +156,7 @@ bool Committer::deliver(std::vector<std::unique_ptr<TaskOutcome>>& group) {
       unsynced_ = policy_.fsync == FsyncPolicy::kInterval && level == sink::Durability::kFlushed;
       bool recovered = false;
       {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         recovered = !healthy_;
         healthy_ = true;
       }
@@ -168,7 +168,7 @@ bool Committer::deliver(std::vector<std::unique_ptr<TaskOutcome>>& group) {
     }
     services_.metrics.sink_write_failures.fetch_add(1, std::memory_order_relaxed);
     services_.budget.set_paused(true);
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     if (healthy_ || attempt % 20 == 0) {
       spdlog::error(
           "output: {}; {} frame(s) wait for their lines, no new frames are accepted, and the write is "
@@ -178,8 +178,9 @@ bool Committer::deliver(std::vector<std::unique_ptr<TaskOutcome>>& group) {
     }
     healthy_ = false;
     last_error_ = st.message();
-    if (cv_.wait_until(lock, std::min(std::chrono::steady_clock::now() + backoff, deadline_),
-                       [&] { return stopping_ && std::chrono::steady_clock::now() >= deadline_; })) {
+    if (cv_.wait_until(
+            mu_, std::min(std::chrono::steady_clock::now() + backoff, deadline_),
+            [&]() REQUIRES(mu_) { return stopping_ && std::chrono::steady_clock::now() >= deadline_; })) {
       return false;
     }
     if (stopping_ && std::chrono::steady_clock::now() >= deadline_) return false;
@@ -223,7 +224,7 @@ void Committer::finish(std::vector<std::unique_ptr<TaskOutcome>>& group) {
   }
   // The dedup index grew with these lines: it counts against the budget too.
   services_.budget.set_external(services_.sink.memory_bytes());
-  std::lock_guard lock(pool_mu_);
+  MutexLock lock(pool_mu_);
   for (auto& o : group) pool_.push_back(std::move(o));
 }
 

@@ -2,12 +2,10 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,6 +17,7 @@
 #include "sink/sink.h"
 #include "sluice/pipeline_config.h"
 #include "store/write_ahead_log.h"
+#include "util/mutex.h"
 
 namespace sluice::engine {
 
@@ -89,18 +88,19 @@ class Committer {
   std::atomic<std::uint64_t> issued_{0};
   std::atomic<std::uint64_t> waiting_frames_{0};
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<std::uint64_t, std::unique_ptr<TaskOutcome>> ready_;
-  std::uint64_t next_ = 0;  // the ticket to commit next
-  bool stopping_ = false;
-  std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
-  bool healthy_ = true;
-  std::string last_error_;
-  std::uint64_t abandoned_frames_ = 0;
+  mutable Mutex mu_;
+  CondVar cv_;
+  std::map<std::uint64_t, std::unique_ptr<TaskOutcome>> ready_ GUARDED_BY(mu_);
+  std::uint64_t next_ GUARDED_BY(mu_) = 0;  // the ticket to commit next
+  bool stopping_ GUARDED_BY(mu_) = false;
+  std::chrono::steady_clock::time_point deadline_ GUARDED_BY(mu_) =
+      std::chrono::steady_clock::time_point::max();
+  bool healthy_ GUARDED_BY(mu_) = true;
+  std::string last_error_ GUARDED_BY(mu_);
+  std::uint64_t abandoned_frames_ GUARDED_BY(mu_) = 0;
 
-  std::mutex pool_mu_;
-  std::vector<std::unique_ptr<TaskOutcome>> pool_;
+  Mutex pool_mu_;
+  std::vector<std::unique_ptr<TaskOutcome>> pool_ GUARDED_BY(pool_mu_);
   std::vector<std::uint64_t> lsns_;                    // commit thread only
   std::chrono::steady_clock::time_point last_sync_{};  // commit thread only
   bool unsynced_ = false;  // commit thread only: lines flushed since the last fsync

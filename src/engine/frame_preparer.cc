@@ -37,8 +37,8 @@ Status FramePreparer::reserve(std::uint64_t width, std::uint64_t height, std::si
   const int channels = preprocessor_.spec().channels();
   const auto [tw, th] =
       vision::resize_target(preprocessor_.spec(), static_cast<int>(width), static_cast<int>(height));
-  const std::uint64_t w = static_cast<std::uint64_t>(std::max(tw, 0));
-  const std::uint64_t h = static_cast<std::uint64_t>(std::max(th, 0));
+  const std::uint64_t w = static_cast<std::uint64_t>(std::max<long long>(tw, 0));
+  const std::uint64_t h = static_cast<std::uint64_t>(std::max<long long>(th, 0));
   const auto need =
       static_cast<std::size_t>(static_cast<std::uint64_t>(channels) * (pixels + height * w + w * h));
   if (!decode_budget_->fits(need)) {

@@ -74,7 +74,10 @@ Result<std::unique_ptr<WriteAheadLog>> WriteAheadLog::open(const WalOptions& opt
   if (auto st = wal->fs_.create_dirs(options.dir); !st) {
     return Status(Code::kIo, fmt::format("the write-ahead log directory: {}", st.message()));
   }
-  if (auto st = wal->scan(); !st) return st;
+  {
+    MutexLock lock(wal->mu_);  // nothing else runs yet; the lock is for the analysis's sake
+    if (auto st = wal->scan(); !st) return st;
+  }
   wal->last_sync_ = std::chrono::steady_clock::now();
   wal->writer_ = std::thread([w = wal.get()] { w->writer_loop(); });
   return wal;
@@ -86,7 +89,7 @@ WriteAheadLog::~WriteAheadLog() {
 
 void WriteAheadLog::close() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
   work_cv_.notify_all();
@@ -259,14 +262,14 @@ Status WriteAheadLog::open_segment(std::uint64_t id) {
 }
 
 std::uint64_t WriteAheadLog::pending_recovery() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return recovery_.size();
 }
 
 Status WriteAheadLog::replay(const std::function<Status(Frame)>& store) {
   std::map<std::uint64_t, Location> todo;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     todo.swap(recovery_);
   }
   std::uint64_t replayed = 0;
@@ -314,9 +317,9 @@ void WriteAheadLog::append_async(std::vector<Frame> frames, AppendDone done) {
       return;
     }
   }
-  std::unique_lock lock(mu_);
+  mu_.lock();
   if (stopping_) {
-    lock.unlock();
+    mu_.unlock();
     done(Status(Code::kClosed, "the write-ahead log is closing"), std::move(frames));
     return;
   }
@@ -328,14 +331,14 @@ void WriteAheadLog::append_async(std::vector<Frame> frames, AppendDone done) {
   }
   waiters_.push_back(Waiter{std::move(frames), std::move(done)});
   ++appends_;
-  lock.unlock();
+  mu_.unlock();
   work_cv_.notify_one();
 }
 
 bool WriteAheadLog::drain(std::chrono::steady_clock::time_point deadline) {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   const std::uint64_t target = appends_;
-  return durable_cv_.wait_until(lock, deadline, [&] { return completed_ >= target; });
+  return durable_cv_.wait_until(mu_, deadline, [&]() REQUIRES(mu_) { return completed_ >= target; });
 }
 
 Status WriteAheadLog::append(std::span<Frame> frames) {
@@ -361,7 +364,7 @@ void WriteAheadLog::mark_done(std::span<const std::uint64_t> lsns) {
   if (lsns.empty()) return;
   std::vector<std::string> to_unlink;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     append_done_record(lsns, pending_);
     for (auto lsn : lsns) {
       const auto it = live_.find(lsn);
@@ -407,13 +410,13 @@ bool WriteAheadLog::write_durably(const std::vector<std::uint8_t>& buffer, bool 
     if (st) st = active_->flush();
     if (st && sync) st = active_->sync();
     if (st) {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (!healthy_) spdlog::info("WAL: writes succeed again after {} attempt(s)", attempt);
       healthy_ = true;
       return true;
     }
     (void)active_->truncate(before);  // a partial record must not stay in front of the retry
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     if (healthy_ || attempt % 10 == 0) {
       spdlog::error("WAL: {}; sources wait, and the write is retried every {} ms (free space in {})",
                     st.message(), backoff.count(), options_.dir);
@@ -424,8 +427,9 @@ bool WriteAheadLog::write_durably(const std::vector<std::uint8_t>& buffer, bool 
     const auto planned = std::chrono::steady_clock::now() + backoff;
     while (!stopping_) {
       const auto until = std::min(planned, give_up_at_);
-      if (std::chrono::steady_clock::now() >= until) break;
-      work_cv_.wait_until(lock, until);
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= until) break;
+      work_cv_.wait_once_for(mu_, until - now);
     }
     if (stopping_) return false;
     if (std::chrono::steady_clock::now() >= give_up_at_) {
@@ -438,7 +442,7 @@ bool WriteAheadLog::write_durably(const std::vector<std::uint8_t>& buffer, bool 
 
 void WriteAheadLog::give_up_after(std::chrono::steady_clock::time_point deadline) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     give_up_at_ = deadline;
   }
   work_cv_.notify_all();
@@ -448,17 +452,17 @@ void WriteAheadLog::writer_loop() {
   std::vector<std::uint8_t> buffer;
   std::vector<Waiter> waiters;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> lsns;
-  std::unique_lock lock(mu_);
+  mu_.lock();
   while (true) {
     const auto sync_due = last_sync_ + options_.fsync_interval;
-    work_cv_.wait_until(lock, unsynced_ ? sync_due : std::chrono::steady_clock::time_point::max(),
-                        [&] { return stopping_ || !pending_.empty(); });
+    work_cv_.wait_until(mu_, unsynced_ ? sync_due : std::chrono::steady_clock::time_point::max(),
+                        [&]() REQUIRES(mu_) { return stopping_ || !pending_.empty(); });
     if (pending_.empty()) {
       if (stopping_) break;
       if (unsynced_ && std::chrono::steady_clock::now() >= sync_due) {
-        lock.unlock();
+        mu_.unlock();
         const bool ok = active_->sync().is_ok();
-        lock.lock();
+        mu_.lock();
         last_sync_ = std::chrono::steady_clock::now();
         unsynced_ = !ok;
       }
@@ -468,14 +472,14 @@ void WriteAheadLog::writer_loop() {
     buffer.swap(pending_);
     waiters.swap(waiters_);
     lsns.swap(pending_lsns_);
-    lock.unlock();
+    mu_.unlock();
 
     const auto now = std::chrono::steady_clock::now();
     const bool sync = options_.fsync == FsyncPolicy::kAlways || (options_.fsync == FsyncPolicy::kInterval &&
                                                                  now - last_sync_ >= options_.fsync_interval);
     const bool written = write_durably(buffer, sync);
 
-    lock.lock();
+    mu_.lock();
     auto& active = segments_.rbegin()->second;
     if (written) {
       active.bytes += buffer.size();
@@ -497,38 +501,39 @@ void WriteAheadLog::writer_loop() {
       }
       delete_done_prefix(to_unlink);
     }
-    lock.unlock();
+    mu_.unlock();
     remove_segments(to_unlink);
     const Status outcome =
         written ? Status::ok()
                 : Status(Code::kClosed, "the write-ahead log closed before these frames were logged");
     for (auto& w : waiters) w.done(outcome, std::move(w.frames));
-    lock.lock();
+    mu_.lock();
     completed_ += waiters.size();
     waiters.clear();
     durable_cv_.notify_all();
   }
+  mu_.unlock();
 }
 
 std::size_t WriteAheadLog::segments() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return segments_.size();
 }
 
 std::uint64_t WriteAheadLog::bytes_on_disk() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::uint64_t n = 0;
   for (const auto& [id, seg] : segments_) n += seg.bytes;
   return n;
 }
 
 bool WriteAheadLog::healthy() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return healthy_;
 }
 
 std::string WriteAheadLog::last_error() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return last_error_;
 }
 

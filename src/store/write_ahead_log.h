@@ -4,12 +4,10 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <string>
 #include <thread>
@@ -20,6 +18,7 @@
 #include "sluice/frame.h"
 #include "sluice/pipeline_config.h"
 #include "sluice/status.h"
+#include "util/mutex.h"
 
 namespace sluice::store {
 
@@ -116,40 +115,43 @@ class WriteAheadLog {
     AppendDone done;
   };
 
-  Status scan();
+  Status scan() REQUIRES(mu_);
   Status scan_segment(std::uint64_t id, const std::string& path, bool last,
                       std::unordered_map<std::uint64_t, Location>& frames,
                       std::unordered_map<std::uint64_t, std::uint64_t>& segment_of,
-                      std::vector<std::uint64_t>& done);
-  Status open_segment(std::uint64_t id);
+                      std::vector<std::uint64_t>& done) REQUIRES(mu_);
+  Status open_segment(std::uint64_t id) REQUIRES(mu_);
   void writer_loop();
   /// Writes and syncs `buffer` into the active segment, retrying with backoff; false if stopping.
   bool write_durably(const std::vector<std::uint8_t>& buffer, bool sync);
-  void delete_done_prefix(std::vector<std::string>& to_unlink);  // requires mu_
+  void delete_done_prefix(std::vector<std::string>& to_unlink) REQUIRES(mu_);
   void remove_segments(const std::vector<std::string>& paths);
 
   WalOptions options_;
   fs::FileSystem& fs_;
   WalRecovery recovery_report_;
-  mutable std::mutex mu_;
-  std::condition_variable work_cv_;
-  std::condition_variable durable_cv_;
-  std::map<std::uint64_t, Segment> segments_;              // by id, oldest first; the last one is active
-  std::unordered_map<std::uint64_t, std::uint64_t> live_;  // lsn -> segment id, for frames not done
-  std::unique_ptr<fs::WritableFile> active_;
-  std::vector<std::uint8_t> pending_;
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> pending_lsns_;  // (first, count) runs
-  std::vector<Waiter> waiters_;
-  std::uint64_t appends_ = 0;    // append_async calls queued so far
-  std::uint64_t completed_ = 0;  // of those, whose `done` has run
-  std::uint64_t next_lsn_ = 1;
-  bool stopping_ = false;
-  std::chrono::steady_clock::time_point give_up_at_ = std::chrono::steady_clock::time_point::max();
-  bool healthy_ = true;
-  bool unsynced_ = false;
-  std::string last_error_;
-  std::map<std::uint64_t, Location> recovery_;  // lsn -> where the frame is, for replay
-  std::chrono::steady_clock::time_point last_sync_{};
+  mutable Mutex mu_;
+  CondVar work_cv_;
+  CondVar durable_cv_;
+  // by id, oldest first; the last one is active
+  std::map<std::uint64_t, Segment> segments_ GUARDED_BY(mu_);
+  // lsn -> segment id, for frames not done
+  std::unordered_map<std::uint64_t, std::uint64_t> live_ GUARDED_BY(mu_);
+  std::unique_ptr<fs::WritableFile> active_;  // open() and then the writer thread only
+  std::vector<std::uint8_t> pending_ GUARDED_BY(mu_);
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> pending_lsns_ GUARDED_BY(mu_);  // (first, count) runs
+  std::vector<Waiter> waiters_ GUARDED_BY(mu_);
+  std::uint64_t appends_ GUARDED_BY(mu_) = 0;    // append_async calls queued so far
+  std::uint64_t completed_ GUARDED_BY(mu_) = 0;  // of those, whose `done` has run
+  std::uint64_t next_lsn_ GUARDED_BY(mu_) = 1;
+  bool stopping_ GUARDED_BY(mu_) = false;
+  std::chrono::steady_clock::time_point give_up_at_ GUARDED_BY(mu_) =
+      std::chrono::steady_clock::time_point::max();
+  bool healthy_ GUARDED_BY(mu_) = true;
+  bool unsynced_ GUARDED_BY(mu_) = false;
+  std::string last_error_ GUARDED_BY(mu_);
+  std::map<std::uint64_t, Location> recovery_ GUARDED_BY(mu_);  // lsn -> where the frame is, for replay
+  std::chrono::steady_clock::time_point last_sync_{};           // open() and then the writer thread only
   std::thread writer_;
 };
 

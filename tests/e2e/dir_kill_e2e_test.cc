@@ -16,6 +16,7 @@
 #include "support/child_process.h"
 #include "support/durability_harness.h"
 #include "support/test_env.h"
+#include "support/wait.h"
 
 namespace sluice::test {
 namespace {

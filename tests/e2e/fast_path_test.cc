@@ -19,6 +19,7 @@
 #include "model/model_bundle.h"
 #include "support/child_process.h"
 #include "support/test_env.h"
+#include "support/wait.h"
 #include "vision/antialiased_resize.h"
 #include "vision/image_decoder.h"
 #include "vision/preprocess.h"

@@ -5,6 +5,8 @@
 // rate asked for.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <map>
 #include <string>
@@ -21,7 +23,7 @@ using namespace std::chrono_literals;
 producer::FrameSet five_frames() {
   producer::FrameSet set;
   for (int i = 0; i < 5; ++i)
-    set.frames.push_back({"f" + std::to_string(i), std::vector<std::uint8_t>(100, 1)});
+    set.frames.push_back({fmt::format("f{}", i), std::vector<std::uint8_t>(100, 1)});
   return set;
 }
 

@@ -20,6 +20,7 @@
 #include "support/child_process.h"
 #include "support/durability_harness.h"
 #include "support/test_env.h"
+#include "support/wait.h"
 #include "wire/frame_codec.h"
 #include "wire/protocol_v2.h"
 
@@ -123,12 +124,12 @@ TEST(HostilePeersEndToEnd, PartialFramesAndDecompressionBombsStayUnderTheResiden
   // test), not the pixel limit that would stop them first. The hogs' partial frames hold the
   // budget while other connections wait; a holder that sends nothing for 5 s then is closed, long
   // before the (default, 60 s) idle timeout.
-  auto serve = ChildProcess::spawn(
-      serve_args(port, dir.path,
-                 {"--memory-budget", "384MiB", "--max-pixels", "400000000", "--batch-interval", "100ms",
-                  "--executors", "1", "--cores", "1"}),
-      "", dir.path + "/serve.log");
-  ASSERT_TRUE(wait_for_port(port, 60s)) << read_file(dir.path + "/serve.log");
+  auto serve =
+      ChildProcess::spawn(serve_args(port, dir.path,
+                                     {"--memory-budget", "384MiB", "--max-pixels", "400000000",
+                                      "--batch-interval", "100ms", "--executors", "1", "--cores", "1"}),
+                          "", dir.path + "/serve.log");
+  ASSERT_TRUE(wait_until_listening(port, 60s)) << read_file(dir.path + "/serve.log");
 
   // 12 connections announce 48 MiB frames and send 40 MiB of each: 576 MiB announced, 480 MiB
   // sent, both over the bound. Each sender gives up writing after 5 s (a paused connection's
@@ -256,7 +257,7 @@ TEST(HostilePeersEndToEnd, AProducerThatNeverReadsItsAcksHarmsNoOther) {
                                               {"--batch-interval", "20ms", "--block-interval", "20ms",
                                                "--idle-timeout", "1s", "--executors", "1", "--cores", "1"}),
                                    "", dir.path + "/serve.log");
-  ASSERT_TRUE(wait_for_port(port, 60s)) << read_file(dir.path + "/serve.log");
+  ASSERT_TRUE(wait_until_listening(port, 60s)) << read_file(dir.path + "/serve.log");
   const auto& frames = fashion_frames(20);
 
   std::atomic<bool> stop{false};
@@ -335,7 +336,7 @@ TEST(HostilePeersEndToEnd, ATcpListenSourceClosesAnIdleConnectionAfterTheIdleTim
   const auto port = free_port();
   auto serve = ChildProcess::spawn(serve_args(port, dir.path, {"--idle-timeout", "500ms"}), "",
                                    dir.path + "/serve.log");
-  ASSERT_TRUE(wait_for_port(port, 60s)) << read_file(dir.path + "/serve.log");
+  ASSERT_TRUE(wait_until_listening(port, 60s)) << read_file(dir.path + "/serve.log");
   auto fd = net::connect_tcp({"127.0.0.1", port}, 5000ms);
   ASSERT_TRUE(fd);
   const auto header = header_of("slow", 1000);  // a frame begun and never finished

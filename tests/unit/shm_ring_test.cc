@@ -167,14 +167,14 @@ TEST(ShmRingPluginTest, DeliversWithoutCopyAndFreesSlotsWhenSluiceReleasesThem) 
   RingProducer producer(**ring);
   ASSERT_TRUE(producer.attach());
   for (int i = 0; i < 50; ++i)
-    ASSERT_TRUE(producer.push("frame-" + std::to_string(i), bytes_of("p" + std::to_string(i)), 5s));
+    ASSERT_TRUE(producer.push(fmt::format("frame-{}", i), bytes_of(fmt::format("p{}", i)), 5s));
   ASSERT_TRUE(sink.wait_for_frames(50, kGenerous));
   {
     const auto frames = sink.frames();  // copies: they hold the slots until this scope ends
     for (int i = 0; i < 50; ++i) {
-      EXPECT_EQ(frames[static_cast<std::size_t>(i)].name, "frame-" + std::to_string(i));
+      EXPECT_EQ(frames[static_cast<std::size_t>(i)].name, fmt::format("frame-{}", i));
       const auto payload = frames[static_cast<std::size_t>(i)].payload.bytes();
-      EXPECT_EQ(std::string(payload.begin(), payload.end()), "p" + std::to_string(i));
+      EXPECT_EQ(std::string(payload.begin(), payload.end()), fmt::format("p{}", i));
     }
     // Zero copy: the frame's payload is the ring's memory. A byte changed through the producer's
     // mapping shows in the frame (the plugin mapped the same pages at another address).
