@@ -8,11 +8,11 @@
 namespace sluice::harness {
 namespace {
 using SteadyClock = std::chrono::steady_clock;
+}  // namespace
 
 double seconds_since(SteadyClock::time_point start) {
   return std::chrono::duration<double>(SteadyClock::now() - start).count();
 }
-}  // namespace
 
 void check_cancel(const std::atomic<bool>* cancel) {
   if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) throw Interrupted();

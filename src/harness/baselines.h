@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <span>
 #include <stdexcept>
@@ -47,5 +48,8 @@ Throughput time_inference(const model::ModelBundle& bundle, std::size_t batch, i
 
 /// Throws Interrupted when `cancel` is set.
 void check_cancel(const std::atomic<bool>* cancel);
+
+/// Seconds since `start` on the steady clock.
+double seconds_since(std::chrono::steady_clock::time_point start);
 
 }  // namespace sluice::harness

@@ -19,10 +19,6 @@
 namespace sluice::harness {
 namespace {
 using SteadyClock = std::chrono::steady_clock;
-
-double seconds_since(SteadyClock::time_point start) {
-  return std::chrono::duration<double>(SteadyClock::now() - start).count();
-}
 }  // namespace
 
 // Told about every result and every batch statistic of the current run.

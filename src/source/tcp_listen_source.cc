@@ -253,24 +253,20 @@ void TcpListenSource::after_parse(Connection& conn) {
 void TcpListenSource::on_writable(int fd) {
   const auto it = connections_.find(fd);
   if (it == connections_.end()) return;
-  auto& conn = *it->second;
-  if (auto st = conn.acks.flush(fd); !st) {
-    close_connection(fd, st);
-    return;
-  }
-  if (conn.draining && conn.acks.wanted() >= conn.reader.next_seq() && conn.acks.caught_up()) {
-    close_connection(fd, Status::ok());
-    return;
-  }
-  update_interest(conn);
+  after_ack(*it->second, it->second->acks.flush(fd));
 }
 
 void TcpListenSource::send_ack(Connection& conn, std::uint64_t next_seq) {
+  after_ack(conn, conn.acks.send(conn.fd.get(), next_seq));
+}
+
+void TcpListenSource::after_ack(Connection& conn, const Status& sent) {
   const int fd = conn.fd.get();
-  if (auto st = conn.acks.send(fd, next_seq); !st) {
-    close_connection(fd, st);
+  if (!sent) {
+    close_connection(fd, sent);
     return;
   }
+  // A drained stream closes once its last ack is out.
   if (conn.draining && conn.acks.wanted() >= conn.reader.next_seq() && conn.acks.caught_up()) {
     close_connection(fd, Status::ok());
     return;
@@ -366,19 +362,21 @@ void TcpListenSource::close_idle_connections() {
     }
   }
   for (int fd : idle) {
-    close_connection(fd, Status(Code::kLimit, fmt::format("no complete frame for {} ms (rule: --idle-timeout)",
-                                                          options_.idle_timeout.count())));
+    close_connection(fd,
+                     Status(Code::kLimit, fmt::format("no complete frame for {} ms (rule: --idle-timeout)",
+                                                      options_.idle_timeout.count())));
   }
   for (int fd : hoarding) {
     const auto it = connections_.find(fd);
     if (it == connections_.end()) continue;
     const auto held = it->second->reader.reserved();
     close_connection(
-        fd, Status(Code::kLimit, fmt::format("held {} KiB of the memory budget for a partial frame and sent nothing for "
-                                             "{} ms while other connections waited (rule: --idle-timeout, at most 5 s "
-                                             "for a partial frame when memory runs short)",
-                                             held >> 10,
-                                             std::chrono::duration_cast<std::chrono::milliseconds>(stall).count())));
+        fd, Status(Code::kLimit,
+                   fmt::format("held {} KiB of the memory budget for a partial frame and sent nothing for "
+                               "{} ms while other connections waited (rule: --idle-timeout, at most 5 s "
+                               "for a partial frame when memory runs short)",
+                               held >> 10,
+                               std::chrono::duration_cast<std::chrono::milliseconds>(stall).count())));
   }
 }
 

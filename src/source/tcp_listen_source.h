@@ -73,6 +73,9 @@ class TcpListenSource final : public Source {
   void resume_paused(bool for_memory);
   void deliver_acks();
   void send_ack(Connection& conn, std::uint64_t next_seq);
+  /// After an ack was sent or flushed: close on a socket error or once a drained stream's last
+  /// ack is out, else keep watching for room to write.
+  void after_ack(Connection& conn, const Status& sent);
   void close_idle_connections();
   void close_connection(int fd, const Status& why);
   void wake();
