@@ -58,7 +58,10 @@ struct PixelLayout {
 };
 
 /// One image record. `stream` identifies the producer connection (or source stream); `seq` counts
-/// the frames of that stream from 0. The pair (stream, seq) is unique for the life of a process.
+/// the frames of that stream from 0. (stream, seq) names one frame: a protocol-v2 producer that
+/// re-sends after a reconnect sends the same pair again (a deduplicating sink keeps one line), and
+/// ids the server numbers itself (below 2^32) are not reused across restarts while the output or the
+/// write-ahead log holds them.
 struct Frame {
   std::uint64_t stream = 0;
   std::uint64_t seq = 0;

@@ -55,7 +55,9 @@ struct PipelineConfig {
   std::chrono::microseconds max_delay{5000};  // continuous mode: the longest a frame waits for its batch
   int executors = 0;                          // model sessions; 0: the default plan for this CPU
   int cores = 0;                              // threads per session; 0: the default plan
-  std::size_t max_batch = 64;                 // most frames per model call
+  /// Most frames per model call; 0: derived from the model's input when it loads (64 for small
+  /// inputs such as 28x28, 8 for 224x224 and larger, whose working memory grows fast with it).
+  std::size_t max_batch = 0;
   int top_k = 5;
 
   // --- Limits

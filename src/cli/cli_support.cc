@@ -113,7 +113,11 @@ void EngineOptions::add_to(CLI::App& app) {
   app.add_option("--executors", executors,
                  "Executors, each with its own model session (default: derived from the cores)");
   app.add_option("--cores", cores, "Model threads per executor (default: derived from the cores)");
-  app.add_option("--max-batch", max_batch, "Most frames sent to the model in one call")
+  app.add_option(
+         "--max-batch", max_batch,
+         "Most frames sent to the model in one call (default 0: derived from the model's input, 64 for "
+         "small inputs such as 28x28, 8 for 224x224 and larger, whose working memory grows fast with "
+         "the batch)")
       ->capture_default_str();
   app.add_option("--top-k", top_k, "Predictions per result line")->capture_default_str();
   app.add_option(

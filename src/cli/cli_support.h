@@ -66,7 +66,7 @@ struct EngineOptions {
   std::string block_interval;  // empty: the smaller of 200ms and the batch interval
   int executors = 0;           // 0 = derived from the core count
   int cores = 0;
-  std::size_t max_batch = 64;
+  std::size_t max_batch = 0;  // 0: derived from the model's input
   int top_k = 5;
   std::string memory_budget = "512MiB";
   std::uint64_t max_pixels = 64ull << 20;

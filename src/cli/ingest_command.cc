@@ -78,8 +78,8 @@ int run_ingest(const IngestOptions& opts) {
   if (opts.wait_replicas < 0) throw std::runtime_error("--wait-replicas must not be negative");
   redis::BacklogOptions backlog{opts.max_backlog, opts.max_stream_length, parse_duration(opts.backlog_poll)};
   if (backlog.poll.count() <= 0) throw std::runtime_error("--backlog-poll must be positive");
-  redis::FrameWriterOptions writer_options{stream_maxlen, parse_duration(opts.retry_for),
-                                           opts.wait_replicas, parse_duration(opts.wait_timeout), connection};
+  redis::FrameWriterOptions writer_options{stream_maxlen, parse_duration(opts.retry_for), opts.wait_replicas,
+                                           parse_duration(opts.wait_timeout), connection};
 
   redis::FrameWriter writer(url, layout, writer_options);
   redis::BacklogMonitor monitor(url, layout, backlog, connection);

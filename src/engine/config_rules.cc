@@ -36,7 +36,6 @@ Status validate_engine(const PipelineConfig& c) {
                            c.block_interval.count(), c.batch_interval.count()));
   }
   if (c.executors < 0 || c.cores < 0) return bad("executors and cores must not be negative");
-  if (c.max_batch < 1) return bad("the max batch must be at least 1");
   if (c.top_k < 1) return bad("top-k must be at least 1");
   if (c.memory_budget < (1u << 20)) return bad("the memory budget must be at least 1 MiB");
   if (c.mode == BatchMode::kContinuous && c.backpressure) {

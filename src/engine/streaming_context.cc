@@ -8,10 +8,13 @@
 #include "engine/config_rules.h"
 #include "engine/continuous_scheduler.h"
 #include "engine/interval_scheduler.h"
+#include "model/backend.h"
 #include "source/wal_recovery_source.h"
 
 namespace sluice::engine {
 namespace {
+// Inputs up to this many values (64x64x4) are small: their batches cost little memory.
+constexpr std::size_t kSmallInputElements = 64 * 64 * 4;
 using std::chrono::duration_cast;
 using std::chrono::microseconds;
 
@@ -71,6 +74,15 @@ std::string StreamingContext::model_description() const {
 Status StreamingContext::load() {
   if (!executors_.empty()) return Status::ok();
   if (auto st = validate_engine(config_); !st) return st;
+  if (config_.max_batch == 0) {
+    // The runtime's working memory grows with the batch: for a 224x224 RGB input a batch of 64
+    // holds about 600 MiB per session, a batch of 8 about 100 MiB, at a few percent of throughput.
+    auto shape = model::input_shape(bundle_);
+    if (!shape) return shape.status();
+    config_.max_batch = shape->input_elements() <= kSmallInputElements ? 64 : 8;
+    spdlog::info("max batch {}: derived from the {}x{}x{} input (--max-batch sets it)", config_.max_batch,
+                 shape->channels, shape->height, shape->width);
+  }
   const ExecutorOptions options{config_.cores, config_.max_batch, config_.top_k, config_.max_pixels,
                                 config_.jpeg_dct_scaling};
   for (int i = 0; i < config_.executors; ++i) {

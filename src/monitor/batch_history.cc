@@ -19,13 +19,13 @@ void BatchHistory::on_batch_completed(const engine::BatchInfo& info) {
   const auto age =
       std::chrono::duration_cast<std::chrono::system_clock::duration>(Clock::now() - info.batch_time);
   BatchRecord record{info, std::chrono::system_clock::now() - age};
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   batches_.push_back(record);
   while (batches_.size() > capacity_) batches_.pop_front();
 }
 
 std::vector<BatchRecord> BatchHistory::latest(std::size_t n) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const std::size_t take = std::min(n, batches_.size());
   return {batches_.end() - static_cast<std::ptrdiff_t>(take), batches_.end()};
 }

@@ -5,11 +5,11 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
-#include <mutex>
 #include <vector>
 
 #include "engine/batch_info.h"
 #include "observe/histogram.h"
+#include "util/mutex.h"
 
 namespace sluice::monitor {
 
@@ -36,8 +36,8 @@ class BatchHistory final : public engine::BatchListener {
 
  private:
   std::size_t capacity_;
-  mutable std::mutex mu_;
-  std::deque<BatchRecord> batches_;
+  mutable Mutex mu_;
+  std::deque<BatchRecord> batches_ GUARDED_BY(mu_);
   observe::Histogram processing_time_;
   observe::Histogram scheduling_delay_;
   observe::Histogram total_delay_;

@@ -50,7 +50,7 @@ PipelineStatus StatusSampler::sample() {
     s.stable = stable;
   }
 
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   received_rate_.sample(now, s.received);
   answered_rate_.sample(now, s.processed + s.failed);
   s.received_per_second = received_rate_.per_second();

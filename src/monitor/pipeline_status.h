@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +13,7 @@
 #include "observe/histogram_window.h"
 #include "observe/label_window.h"
 #include "observe/rate_window.h"
+#include "util/mutex.h"
 
 namespace sluice::monitor {
 
@@ -80,11 +80,11 @@ class StatusSampler {
  private:
   PipelineView view_;
   Clock::time_point started_;
-  std::mutex mu_;
-  observe::RateWindow received_rate_;
-  observe::RateWindow answered_rate_;
-  std::vector<observe::RateWindow> source_rates_;
-  observe::HistogramWindow latency_window_;
+  Mutex mu_;
+  observe::RateWindow received_rate_ GUARDED_BY(mu_);
+  observe::RateWindow answered_rate_ GUARDED_BY(mu_);
+  std::vector<observe::RateWindow> source_rates_ GUARDED_BY(mu_);
+  observe::HistogramWindow latency_window_ GUARDED_BY(mu_);
 };
 
 }  // namespace sluice::monitor

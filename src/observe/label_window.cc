@@ -12,7 +12,7 @@ std::int64_t LabelWindow::second_of(Clock::time_point t) {
 
 void LabelWindow::add(int index, std::string_view label, Clock::time_point now) {
   const std::int64_t second = second_of(now);
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto& slot = slots_[static_cast<std::size_t>(((second % kSeconds) + kSeconds) % kSeconds)];
   if (slot.second != second) {
     slot.counts.clear();
@@ -28,7 +28,7 @@ std::vector<LabelCount> LabelWindow::top(std::size_t n, Clock::time_point now) c
   const std::int64_t second = second_of(now);
   std::map<int, std::uint64_t> totals;
   std::vector<LabelCount> out;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& slot : slots_) {
     if (slot.second < 0 || slot.second <= second - kSeconds || slot.second > second) continue;
     for (const auto& [index, count] : slot.counts) totals[index] += count;

@@ -4,13 +4,13 @@
 #include <array>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "sluice/frame.h"
+#include "util/mutex.h"
 
 namespace sluice::observe {
 
@@ -38,9 +38,9 @@ class LabelWindow {
   };
   static std::int64_t second_of(Clock::time_point t);
 
-  mutable std::mutex mu_;
-  std::array<Slot, kSeconds> slots_;
-  std::map<int, std::string> names_;
+  mutable Mutex mu_;
+  std::array<Slot, kSeconds> slots_ GUARDED_BY(mu_);
+  std::map<int, std::string> names_ GUARDED_BY(mu_);
 };
 
 }  // namespace sluice::observe

@@ -6,12 +6,12 @@
 namespace sluice::observe {
 
 void LatencyRecorder::add(double ms) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   samples_.push_back(ms);
 }
 
 double LatencyRecorder::quantile(double q) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (samples_.empty()) return 0.0;
   const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(samples_.size())));
   const std::size_t index = std::min(samples_.size() - 1, rank == 0 ? 0 : rank - 1);
@@ -20,7 +20,7 @@ double LatencyRecorder::quantile(double q) const {
 }
 
 std::size_t LatencyRecorder::count() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return samples_.size();
 }
 

@@ -1,8 +1,9 @@
 // LatencyRecorder: collects latencies (ms) and reports percentiles.
 #pragma once
 
-#include <mutex>
 #include <vector>
+
+#include "util/mutex.h"
 
 namespace sluice::observe {
 
@@ -14,8 +15,8 @@ class LatencyRecorder {
   std::size_t count() const;
 
  private:
-  mutable std::mutex mu_;
-  mutable std::vector<double> samples_;
+  mutable Mutex mu_;
+  mutable std::vector<double> samples_ GUARDED_BY(mu_);
 };
 
 }  // namespace sluice::observe

@@ -35,12 +35,12 @@ const char* drop_reason_name(DropReason reason) {
 }
 
 void SourceStats::set_last_error(std::string text) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   last_error_ = std::move(text);
 }
 
 std::string SourceStats::last_error() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return last_error_;
 }
 

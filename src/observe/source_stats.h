@@ -4,8 +4,9 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
-#include <mutex>
 #include <string>
+
+#include "util/mutex.h"
 
 namespace sluice::observe {
 
@@ -54,8 +55,8 @@ class SourceStats {
  private:
   std::string name_;
   std::atomic<SourceState> state_{SourceState::kStarting};
-  mutable std::mutex mu_;
-  std::string last_error_;
+  mutable Mutex mu_;
+  std::string last_error_ GUARDED_BY(mu_);
 };
 
 }  // namespace sluice::observe

@@ -37,7 +37,7 @@ std::string DirSource::name() const {
 }
 
 std::size_t DirSource::pending() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return pending_.size();
 }
 
@@ -151,7 +151,7 @@ bool DirSource::process(const std::string& file_name, bool from_event) {
   const Seen seen{info.mtime_ns, info.size};
   const bool keep_files = options_.done_dir.empty() && !options_.remove_done;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     const auto in_flight = in_flight_.find(file_name);
     // A scan skips anything in flight; an event only the very version already stored.
     if (in_flight != in_flight_.end() && (!from_event || in_flight->second.seen == seen)) return true;
@@ -164,7 +164,7 @@ bool DirSource::process(const std::string& file_name, bool from_event) {
     sink_->report_error(
         Status(Code::kLimit, fmt::format("'{}' is {} bytes, over the {}-byte frame limit; skipped", file_name,
                                          seen.size, options_.max_file_bytes)));
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     processed_[file_name] = seen;  // reported once, not at every rescan
     return true;
   }
@@ -185,7 +185,7 @@ bool DirSource::process(const std::string& file_name, bool from_event) {
   frame.payload = Payload(std::move(bytes));
   frame.arrival = Clock::now();
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     frame.token = next_token_++;
     pending_.emplace(frame.token, file_name);
     auto& entry = in_flight_[file_name];
@@ -195,7 +195,7 @@ bool DirSource::process(const std::string& file_name, bool from_event) {
   }
   const std::uint64_t token = frame.token;
   if (auto st = sink_->store(std::move(frame)); !st) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     pending_.erase(token);
     if (auto it = in_flight_.find(file_name); it != in_flight_.end() && --it->second.count == 0)
       in_flight_.erase(it);
@@ -209,7 +209,7 @@ void DirSource::on_frames_done(std::span<const Frame> frames) {
   for (const auto& frame : frames) {
     std::string file_name;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       const auto it = pending_.find(frame.token);
       if (it == pending_.end()) continue;
       file_name = std::move(it->second);

@@ -5,7 +5,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -13,6 +12,7 @@
 #include "net/socket.h"
 #include "sluice/file_system.h"
 #include "source/source.h"
+#include "util/mutex.h"
 #include "wire/frame_codec.h"
 
 namespace sluice::source {
@@ -81,11 +81,11 @@ class DirSource final : public Source {
     Seen seen;      // the version stored last
     int count = 0;  // frames of this name without a result line yet
   };
-  mutable std::mutex mu_;                                   // guards the maps below
-  std::unordered_map<std::uint64_t, std::string> pending_;  // token -> file name, until done
-  std::map<std::string, InFlight> in_flight_;
-  std::uint64_t next_token_ = 1;
-  std::map<std::string, Seen> processed_;  // without done/delete: what was already stored
+  mutable Mutex mu_;
+  std::unordered_map<std::uint64_t, std::string> pending_ GUARDED_BY(mu_);  // token -> file name, until done
+  std::map<std::string, InFlight> in_flight_ GUARDED_BY(mu_);
+  std::uint64_t next_token_ GUARDED_BY(mu_) = 1;
+  std::map<std::string, Seen> processed_ GUARDED_BY(mu_);  // without done/delete: what was already stored
 };
 
 }  // namespace sluice::source

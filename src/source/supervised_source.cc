@@ -53,7 +53,7 @@ Status SupervisedSource::start(FrameSink& sink) {
 
 void SupervisedSource::stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
@@ -69,7 +69,7 @@ void SupervisedSource::on_restart_request(const Status& why) {
   ++stats.errors;
   stats.set_last_error(why.to_string());
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_) return;
     if (pending_) return;  // merged into the restart already asked for
     pending_ = why;
@@ -78,8 +78,8 @@ void SupervisedSource::on_restart_request(const Status& why) {
 }
 
 bool SupervisedSource::sleep_unless_stopped(std::chrono::milliseconds delay) {
-  std::unique_lock lock(mu_);
-  return !cv_.wait_for(lock, delay, [&] { return stopping_; });
+  MutexLock lock(mu_);
+  return !cv_.wait_for(mu_, delay, [&]() REQUIRES(mu_) { return stopping_; });
 }
 
 void SupervisedSource::run() {
@@ -88,8 +88,8 @@ void SupervisedSource::run() {
   while (true) {
     Status why;
     {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || pending_.has_value(); });
+      MutexLock lock(mu_);
+      cv_.wait(mu_, [&]() REQUIRES(mu_) { return stopping_ || pending_.has_value(); });
       if (stopping_) return;
       why = *pending_;
     }
@@ -97,7 +97,7 @@ void SupervisedSource::run() {
     inner_->stop();
     inner_running_ = false;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       pending_.reset();  // requests made while the source stopped belong to this restart
     }
     if (Clock::now() - started_at_ >= policy_.healthy_after) backoff.reset();

@@ -3,15 +3,14 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <thread>
 
 #include "source/backoff.h"
 #include "source/source.h"
+#include "util/mutex.h"
 
 namespace sluice::source {
 
@@ -58,12 +57,12 @@ class SupervisedSource final : public Source {
   RestartPolicy policy_;
   FrameSink* sink_ = nullptr;
   std::unique_ptr<Proxy> proxy_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;           // guarded by mu_
-  std::optional<Status> pending_;   // a restart request not handled yet; guarded by mu_
-  bool inner_running_ = false;      // supervisor thread, or stop() after joining it
-  Clock::time_point started_at_{};  // supervisor thread
+  Mutex mu_;
+  CondVar cv_;
+  bool stopping_ GUARDED_BY(mu_) = false;
+  std::optional<Status> pending_ GUARDED_BY(mu_);  // a restart request not handled yet
+  bool inner_running_ = false;                     // supervisor thread, or stop() after joining it
+  Clock::time_point started_at_{};                 // supervisor thread
   std::thread thread_;
 };
 

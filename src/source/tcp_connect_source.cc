@@ -41,7 +41,7 @@ Status TcpConnectSource::start(FrameSink& sink) {
 void TcpConnectSource::stop() {
   if (!thread_.joinable()) return;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
   stop_cv_.notify_all();
@@ -51,8 +51,8 @@ void TcpConnectSource::stop() {
 }
 
 bool TcpConnectSource::sleep_unless_stopped(std::chrono::milliseconds d) {
-  std::unique_lock lock(mu_);
-  return !stop_cv_.wait_for(lock, d, [&] { return stopping_.load(); });
+  MutexLock lock(mu_);
+  return !stop_cv_.wait_for(mu_, d, [&] { return stopping_.load(); });
 }
 
 void TcpConnectSource::run() {

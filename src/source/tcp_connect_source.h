@@ -4,12 +4,11 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 
 #include "net/socket.h"
 #include "source/source.h"
+#include "util/mutex.h"
 #include "wire/frame_codec.h"
 
 namespace sluice::source {
@@ -42,8 +41,8 @@ class TcpConnectSource final : public Source {
   FrameSink* sink_ = nullptr;
   net::Fd wake_;
   std::atomic<bool> stopping_{false};
-  std::mutex mu_;
-  std::condition_variable stop_cv_;
+  Mutex mu_;  // for stop_cv_ (stopping_ is atomic)
+  CondVar stop_cv_;
   std::thread thread_;
 };
 

@@ -77,7 +77,7 @@ void TcpListenSource::wake() {
 void TcpListenSource::on_frames_done(std::span<const Frame> frames) {
   bool any = false;
   {
-    std::lock_guard lock(done_mu_);
+    MutexLock lock(done_mu_);
     for (const auto& f : frames) {
       if (f.stream < wire::kMinProducerStreamId) continue;  // seed streams get no acks
       auto& next = done_[f.stream];
@@ -277,7 +277,7 @@ void TcpListenSource::after_ack(Connection& conn, const Status& sent) {
 void TcpListenSource::deliver_acks() {
   std::unordered_map<std::uint64_t, std::uint64_t> done;
   {
-    std::lock_guard lock(done_mu_);
+    MutexLock lock(done_mu_);
     if (done_.empty()) return;
     done.swap(done_);
   }

@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <unordered_map>
 
@@ -14,6 +13,7 @@
 #include "source/ack_writer.h"
 #include "source/frame_stream_reader.h"
 #include "source/source.h"
+#include "util/mutex.h"
 
 namespace sluice::source {
 
@@ -90,8 +90,9 @@ class TcpListenSource final : public Source {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> room_{false};  // the budget may have room for paused connections
 
-  std::mutex done_mu_;                                     // committer thread -> loop
-  std::unordered_map<std::uint64_t, std::uint64_t> done_;  // v2 stream -> next seq not done
+  Mutex done_mu_;  // committer thread -> loop
+  std::unordered_map<std::uint64_t, std::uint64_t> done_
+      GUARDED_BY(done_mu_);  // v2 stream -> next seq not done
   std::thread thread_;
 };
 

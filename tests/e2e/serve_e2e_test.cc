@@ -340,8 +340,10 @@ TEST(ServeEndToEnd, AnInt8ModelOnACpuWithoutVnniIsWarnedAbout) {
   const auto fp32 = shared_dir() + "/models/mobilenetv2-12-fp32/mobilenetv2-12-fp32.onnx";
   SLUICE_REQUIRE_SHARED(int8, fp32);
   ::setenv("SLUICE_CPU_DISABLE", "avx512_vnni,avx_vnni,amx_int8", 1);
-  ServeProcess warned({.tag = "int8-novnni", .args = {"--preprocess", "imagenet"}, .http = true, .model = int8});
-  ServeProcess fp32_quiet({.tag = "fp32-novnni", .args = {"--preprocess", "imagenet"}, .http = true, .model = fp32});
+  ServeProcess warned(
+      {.tag = "int8-novnni", .args = {"--preprocess", "imagenet"}, .http = true, .model = int8});
+  ServeProcess fp32_quiet(
+      {.tag = "fp32-novnni", .args = {"--preprocess", "imagenet"}, .http = true, .model = fp32});
   ::unsetenv("SLUICE_CPU_DISABLE");
   ASSERT_TRUE(warned.ready()) << warned.log();
   ASSERT_TRUE(fp32_quiet.ready()) << fp32_quiet.log();
