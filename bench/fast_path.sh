@@ -36,7 +36,7 @@ for round in 1 2; do
     --batch-sizes 8 --threads 2 --seconds 5 --csv "$out/resnet50-torch-fp32-$round.csv"
 done
 
-# 2. End to end against the serial bound, and latency at 25..90 % of the maximum.
+# 2. End to end against the limit (cores / (decode alone + raw inference)), and latency at 25..90 % of the maximum.
 run mobilenetv2-int8-e2e bench e2e --model "$mnv2/mobilenetv2-12-int8.onnx" --preprocess imagenet \
   --labels "$mnv2/imagenet_classes.txt" --images "$shared/images" --frames 1500 --csv "$out/mobilenetv2-int8-e2e.csv"
 run mobilenetv2-int8-e2e-continuous bench e2e --model "$mnv2/mobilenetv2-12-int8.onnx" --preprocess imagenet \

@@ -18,6 +18,7 @@ packages=(
   clang-14 libclang-rt-14-dev clang-format
   libgtest-dev libgmock-dev
   libturbojpeg0-dev libpng-dev zlib1g-dev libopencv-core-dev libopencv-imgproc-dev
+  libopencv-imgcodecs-dev  # bench/serial_loop.cc: the plain OpenCV + ONNX Runtime loop sluice is compared with
   libhwy-dev  # Google Highway: the preprocessing kernels, dispatched at run time per SIMD target
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
   python3 python3-numpy python3-torch dataset-fashion-mnist

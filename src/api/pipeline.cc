@@ -18,6 +18,7 @@
 #include "sink/json_lines_sink.h"
 #include "source/source_factory.h"
 #include "store/write_ahead_log.h"
+#include "video/url_redaction.h"
 #include "vision/preprocess.h"
 
 namespace sluice {
@@ -159,10 +160,23 @@ Status Pipeline::add_source(std::string_view spec) {
                   "sources are added before start() (use Pipeline::load, then start)");
   }
   auto parsed = source::parse_source_spec(spec);
-  if (!parsed) return parsed.status();
+  // The message quotes the spec, which may hold a camera's password.
+  if (!parsed) return Status(parsed.status().code(), video::redact_text(parsed.status().message()));
   const auto& c = impl_->config;
-  auto made = source::make_source(*parsed, {static_cast<std::size_t>(c.max_frame_bytes), c.max_connections,
-                                            c.idle_timeout, c.file_system});
+  source::SourceDefaults defaults{static_cast<std::size_t>(c.max_frame_bytes), c.max_connections,
+                                  c.idle_timeout, c.file_system};
+  defaults.max_pixels = c.max_pixels;
+  // Video sources decode straight to the pixels the model takes (RGB, or gray for gray models),
+  // converting large pictures straight to the size the preprocessing resizes them to.
+  const auto& preprocess = impl_->bundle.preprocess;
+  defaults.video_channels = preprocess ? preprocess->channels() : 3;
+  if (preprocess) {
+    defaults.video_resize_target = [spec = *preprocess](int width, int height) {
+      const auto [w, h] = vision::resize_target(spec, width, height);
+      return std::pair<int, int>(static_cast<int>(w), static_cast<int>(h));
+    };
+  }
+  auto made = source::make_source(*parsed, defaults);
   if (!made) return made.status();
   impl_->context->add_source(std::move(*made));
   return Status::ok();

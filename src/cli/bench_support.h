@@ -25,6 +25,7 @@ using harness::LoopbackSettings;
 using harness::RunStats;
 using harness::Throughput;
 using harness::time_backend;
+using harness::time_decode_alone;
 using harness::time_decode_preprocess;
 using harness::time_inference;
 

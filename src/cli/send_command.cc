@@ -24,6 +24,20 @@ struct SendCliOptions {
   int jpeg_quality = 95;
 };
 
+// The summary of a send (stdout), or the error that ended it (stderr); the exit code.
+int report(const Result<producer::SendSummary>& summary, const producer::SendProgress& progress) {
+  if (!summary) {
+    std::fprintf(stderr, "sluice send: error after %llu frames: %s\n",
+                 static_cast<unsigned long long>(progress.frames.load()),
+                 summary.status().to_string().c_str());
+    return 1;
+  }
+  std::printf("sent %llu frames, %.1f MB in %.2f s: %.0f frames/s\n",
+              static_cast<unsigned long long>(summary->frames), static_cast<double>(summary->bytes) / 1e6,
+              summary->seconds, summary->frames_per_second());
+  return 0;
+}
+
 // Video inputs (files, URLs, "-" for stdin): each is one connection, read and sent as it decodes.
 int run_send_videos(const SendCliOptions& opts) {
   if (!opts.listen.empty() || opts.ack || opts.send.repeat != 1 || opts.send.connections != 1) {
@@ -46,17 +60,8 @@ int run_send_videos(const SendCliOptions& opts) {
   auto ep = net::parse_endpoint(opts.to);
   if (!ep) throw std::runtime_error(ep.status().message());
   producer::SendProgress progress;
-  auto summary = video::send_videos(inputs, *ep, {opts.send.rate, opts.limit, opts.jpeg_quality}, progress);
-  if (!summary) {
-    std::fprintf(stderr, "sluice send: error after %llu frames: %s\n",
-                 static_cast<unsigned long long>(progress.frames.load()),
-                 summary.status().to_string().c_str());
-    return 1;
-  }
-  std::printf("sent %llu frames, %.1f MB in %.2f s: %.0f frames/s\n",
-              static_cast<unsigned long long>(summary->frames), static_cast<double>(summary->bytes) / 1e6,
-              summary->seconds, summary->frames_per_second());
-  return 0;
+  return report(video::send_videos(inputs, *ep, {opts.send.rate, opts.limit, opts.jpeg_quality}, progress),
+                progress);
 }
 
 int run_send(const SendCliOptions& opts) {
@@ -100,16 +105,7 @@ int run_send(const SendCliOptions& opts) {
                    opts.send.connections);
     });
   }
-  if (!summary) {
-    std::fprintf(stderr, "sluice send: error after %llu frames: %s\n",
-                 static_cast<unsigned long long>(progress.frames.load()),
-                 summary.status().to_string().c_str());
-    return 1;
-  }
-  std::printf("sent %llu frames, %.1f MB in %.2f s: %.0f frames/s\n",
-              static_cast<unsigned long long>(summary->frames), static_cast<double>(summary->bytes) / 1e6,
-              summary->seconds, summary->frames_per_second());
-  return 0;
+  return report(summary, progress);
 }
 
 }  // namespace

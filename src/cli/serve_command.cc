@@ -14,6 +14,7 @@
 #include "engine/config_rules.h"
 #include "engine/resident_budget.h"
 #include "engine/streaming_context.h"
+#include "http/http_server.h"
 #include "monitor/pipeline_view.h"
 #include "observe/process_memory.h"
 #include "sluice/pipeline.h"
@@ -61,6 +62,11 @@ int run_serve(const ServeOptions& opts) {
     throw std::runtime_error(
         "no source: give --listen HOST:PORT (producers connect to us), --connect HOST:PORT or --source "
         "KIND:TARGET");
+  }
+  // Checked before anything listens, so a bad address fails before producers can connect.
+  if (!opts.http.empty()) {
+    if (auto ep = http::parse_http_endpoint(opts.http); !ep)
+      throw std::runtime_error("--http: " + ep.status().message());
   }
   PipelineConfig config = opts.engine.resolve();
   opts.model.apply_to(config);

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "engine/frame_preparer.h"
+#include "vision/image_decoder.h"
 
 namespace sluice::harness {
 namespace {
@@ -18,22 +19,14 @@ void check_cancel(const std::atomic<bool>* cancel) {
   if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) throw Interrupted();
 }
 
-Throughput time_decode_preprocess(const model::ModelBundle& bundle,
-                                  std::span<const std::span<const std::uint8_t>> images, bool dct_scaling,
-                                  std::uint64_t max_pixels, double seconds, const std::atomic<bool>* cancel) {
-  if (!bundle.preprocess)
-    throw std::runtime_error("the model bundle declares no preprocessing (use --preprocess)");
+namespace {
+
+// `once` on each image for at least `seconds` after one warm-up pass, on the calling thread.
+template <typename Once>
+Throughput time_per_image(std::span<const std::span<const std::uint8_t>> images, double seconds,
+                          const std::atomic<bool>* cancel, const Once& once) {
   if (images.empty()) throw std::runtime_error("no image to decode");
-  const auto shape = model::input_shape(bundle);
-  if (!shape) throw std::runtime_error(shape.status().to_string());
-  auto pre = vision::Preprocessor::create(*bundle.preprocess, shape->channels, shape->height, shape->width);
-  if (!pre) throw std::runtime_error(pre.status().to_string());
-  std::vector<float> tensor(pre->tensor_elements());
-  engine::FramePreparer preparer(std::move(*pre), max_pixels, dct_scaling, nullptr);
-  const auto once = [&](std::span<const std::uint8_t> bytes) {
-    if (auto st = preparer.prepare(bytes, tensor); !st) throw std::runtime_error(st.to_string());
-  };
-  for (const auto& bytes : images) {  // warm-up
+  for (const auto& bytes : images) {  // warm-up: buffers reach their size
     check_cancel(cancel);
     once(bytes);
   }
@@ -46,6 +39,33 @@ Throughput time_decode_preprocess(const model::ModelBundle& bundle,
     t.seconds = seconds_since(start);
   } while (t.seconds < seconds);
   return t;
+}
+
+}  // namespace
+
+Throughput time_decode_preprocess(const model::ModelBundle& bundle,
+                                  std::span<const std::span<const std::uint8_t>> images, bool dct_scaling,
+                                  std::uint64_t max_pixels, double seconds, const std::atomic<bool>* cancel) {
+  if (!bundle.preprocess)
+    throw std::runtime_error("the model bundle declares no preprocessing (use --preprocess)");
+  const auto shape = model::input_shape(bundle);
+  if (!shape) throw std::runtime_error(shape.status().to_string());
+  auto pre = vision::Preprocessor::create(*bundle.preprocess, shape->channels, shape->height, shape->width);
+  if (!pre) throw std::runtime_error(pre.status().to_string());
+  std::vector<float> tensor(pre->tensor_elements());
+  engine::FramePreparer preparer(std::move(*pre), max_pixels, dct_scaling, nullptr);
+  return time_per_image(images, seconds, cancel, [&](std::span<const std::uint8_t> bytes) {
+    if (auto st = preparer.prepare(bytes, tensor); !st) throw std::runtime_error(st.to_string());
+  });
+}
+
+Throughput time_decode_alone(std::span<const std::span<const std::uint8_t>> images, int channels,
+                             std::uint64_t max_pixels, double seconds, const std::atomic<bool>* cancel) {
+  vision::ImageDecoder decoder(max_pixels);
+  vision::DecodedImage image;
+  return time_per_image(images, seconds, cancel, [&](std::span<const std::uint8_t> bytes) {
+    if (auto st = decoder.decode(bytes, channels, image); !st) throw std::runtime_error(st.to_string());
+  });
 }
 
 Throughput time_backend(model::Backend& backend, std::size_t batch, double seconds,

@@ -1,5 +1,5 @@
 // The single-thread baselines the pipeline's figures compare against, measured in the same run:
-// decode + preprocess as an executor does it, and raw inference on pre-made tensors.
+// decode + preprocess as an executor does it, decode alone, and raw inference on pre-made tensors.
 #pragma once
 
 #include <atomic>
@@ -35,6 +35,13 @@ Throughput time_decode_preprocess(const model::ModelBundle& bundle,
                                   std::span<const std::span<const std::uint8_t>> images, bool dct_scaling,
                                   std::uint64_t max_pixels, double seconds,
                                   const std::atomic<bool>* cancel = nullptr);
+
+/// Decode alone (libjpeg-turbo or libpng, full size, to `channels`) on the calling thread, cycling
+/// `images`, for at least `seconds` after one warm-up pass: the decode-only part of the machine's
+/// limit. Throws on a bad image, Interrupted when `cancel` is set.
+Throughput time_decode_alone(std::span<const std::span<const std::uint8_t>> images, int channels,
+                             std::uint64_t max_pixels, double seconds,
+                             const std::atomic<bool>* cancel = nullptr);
 
 /// Raw inference with `backend` on pre-made tensors (no decode, no preprocessing): `batch` frames
 /// per call (at most the backend's max batch), for at least `seconds` after 3 warm-up calls.

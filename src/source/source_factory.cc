@@ -14,30 +14,9 @@
 namespace sluice::source {
 namespace {
 
-Status bad_value(const SourceSpec& spec, const std::string& key, const std::string& value,
-                 const char* expected) {
-  return Status(Code::kInvalidArgument,
-                fmt::format("--source '{}': {}={} is not {}", spec.text, key, value, expected));
-}
-
-Result<std::uint64_t> parse_count(const SourceSpec& spec, const std::string& key, const std::string& value) {
-  auto n = sluice::parse_count(value);
-  if (!n) return bad_value(spec, key, value, "a non-negative integer");
-  return n;
-}
-
-Result<std::chrono::milliseconds> parse_millis(const SourceSpec& spec, const std::string& key,
-                                               const std::string& value) {
-  auto d = sluice::parse_duration_ms(value);
-  if (!d || d->count() <= 0)
-    return bad_value(spec, key, value, "a positive duration such as 250ms, 2s or 1min");
-  return d;
-}
-
-Result<bool> parse_flag(const SourceSpec& spec, const std::string& key, const std::string& value) {
-  auto flag = sluice::parse_flag(value);
-  if (!flag) return bad_value(spec, key, value, "a flag (1/0, true/false, yes/no)");
-  return flag;
+// Where a key's value was given, for messages.
+std::string context_of(const SourceSpec& spec) {
+  return fmt::format("--source '{}'", spec.text);
 }
 
 // Takes the supervisor's keys out of `params`, leaving the source's own.
@@ -45,17 +24,19 @@ Result<RestartPolicy> take_restart_policy(const SourceSpec& spec,
                                           std::vector<std::pair<std::string, std::string>>& params) {
   RestartPolicy policy;
   std::vector<std::pair<std::string, std::string>> rest;
+  const auto context = context_of(spec);
   for (auto& [key, value] : params) {
+    const KeyValue option{context, key, value};
     if (key == "restart_backoff") {
-      auto d = parse_millis(spec, key, value);
+      auto d = parse_positive_duration_ms(option);
       if (!d) return d.status();
       policy.initial_backoff = *d;
     } else if (key == "restart_max_backoff") {
-      auto d = parse_millis(spec, key, value);
+      auto d = parse_positive_duration_ms(option);
       if (!d) return d.status();
       policy.max_backoff = *d;
     } else if (key == "max_restarts") {
-      auto n = parse_count(spec, key, value);
+      auto n = parse_count(option);
       if (!n) return n.status();
       policy.max_restarts = static_cast<std::uint32_t>(std::min<std::uint64_t>(*n, UINT32_MAX));
     } else {
@@ -74,16 +55,18 @@ Result<std::unique_ptr<Source>> make_dir(const SourceSpec& spec,
   options.directory = spec.target;
   options.max_file_bytes = defaults.max_frame_bytes;
   options.file_system = defaults.file_system;
+  const auto context = context_of(spec);
   for (const auto& [key, value] : params) {
+    const KeyValue option{context, key, value};
     if (key == "done") {
-      if (value.empty()) return bad_value(spec, key, value, "a directory");
+      if (value.empty()) return bad_value(option, "a directory");
       options.done_dir = value;
     } else if (key == "delete") {
-      auto flag = parse_flag(spec, key, value);
+      auto flag = parse_flag(option);
       if (!flag) return flag.status();
       options.remove_done = *flag;
     } else if (key == "existing") {
-      auto flag = parse_flag(spec, key, value);
+      auto flag = parse_flag(option);
       if (!flag) return flag.status();
       options.existing = *flag;
     } else {

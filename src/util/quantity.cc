@@ -94,4 +94,41 @@ Result<bool> parse_flag(std::string_view text) {
   return bad(fmt::format("'{}' is not a flag (1/0, true/false, yes/no, on/off)", text));
 }
 
+Result<double> parse_decimal(std::string_view text) {
+  double value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) {
+    return bad(fmt::format("'{}' is not a decimal number", text));
+  }
+  return value;
+}
+
+Status bad_value(const KeyValue& option, std::string_view expected) {
+  return bad(fmt::format("{}: {}={} is not {}", option.context, option.key, option.value, expected));
+}
+
+Result<std::uint64_t> parse_count(const KeyValue& option) {
+  auto n = parse_count(option.value);
+  if (!n) return bad_value(option, "a non-negative integer");
+  return n;
+}
+
+Result<std::chrono::milliseconds> parse_positive_duration_ms(const KeyValue& option) {
+  auto d = parse_duration_ms(option.value);
+  if (!d || d->count() <= 0) return bad_value(option, "a positive duration such as 250ms, 2s or 1min");
+  return d;
+}
+
+Result<bool> parse_flag(const KeyValue& option) {
+  auto flag = parse_flag(option.value);
+  if (!flag) return bad_value(option, "a flag (1/0, true/false, yes/no, on/off)");
+  return flag;
+}
+
+Result<double> parse_positive_decimal(const KeyValue& option) {
+  auto v = parse_decimal(option.value);
+  if (!v || !(*v > 0)) return bad_value(option, "a positive number");
+  return v;
+}
+
 }  // namespace sluice

@@ -1,8 +1,5 @@
 #include "video/video_options.h"
 
-#include <charconv>
-#include <cmath>
-
 #include <fmt/format.h>
 
 extern "C" {
@@ -11,56 +8,11 @@ extern "C" {
 #include <libavutil/opt.h>
 }
 
+#include "util/quantity.h"
 #include "video/url_redaction.h"
 
 namespace sluice::video {
 namespace {
-
-Status bad_value(std::string_view context, const std::string& key, const std::string& value,
-                 std::string_view expected) {
-  return Status(Code::kInvalidArgument, fmt::format("{}: {}={} is not {}", context, key, value, expected));
-}
-
-Result<std::uint64_t> parse_count(std::string_view context, const std::string& key,
-                                  const std::string& value) {
-  std::uint64_t n = 0;
-  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-  if (ec != std::errc() || end != value.data() + value.size()) {
-    return bad_value(context, key, value, "a non-negative integer");
-  }
-  return n;
-}
-
-Result<double> parse_positive(std::string_view context, const std::string& key, const std::string& value) {
-  double v = 0;
-  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
-  if (ec != std::errc() || end != value.data() + value.size() || !(v > 0) || !std::isfinite(v)) {
-    return bad_value(context, key, value, "a positive number");
-  }
-  return v;
-}
-
-// "250ms", "2s", "1min", or a bare number of milliseconds.
-Result<std::chrono::milliseconds> parse_millis(std::string_view context, const std::string& key,
-                                               const std::string& value) {
-  std::uint64_t n = 0;
-  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-  const std::string_view unit(end, static_cast<std::size_t>(value.data() + value.size() - end));
-  std::uint64_t scale = 0;
-  if (unit.empty() || unit == "ms") scale = 1;
-  if (unit == "s") scale = 1000;
-  if (unit == "min") scale = 60000;
-  if (ec != std::errc() || end == value.data() || scale == 0 || n == 0) {
-    return bad_value(context, key, value, "a positive duration such as 250ms, 2s or 1min");
-  }
-  return std::chrono::milliseconds(static_cast<std::int64_t>(n * scale));
-}
-
-Result<bool> parse_flag(std::string_view context, const std::string& key, const std::string& value) {
-  if (value == "1" || value == "true" || value == "yes") return true;
-  if (value == "0" || value == "false" || value == "no") return false;
-  return bad_value(context, key, value, "a flag (1/0, true/false, yes/no)");
-}
 
 // The target as written, with the camera URL's own '?' (written %3F so that it does not start
 // sluice's query) restored. Other %-escapes are FFmpeg's business and stay as written.
@@ -112,18 +64,19 @@ Result<VideoOptions> parse_video_options(std::string_view target,
   std::optional<DropPolicy> drop;
   bool backoff_given = false, max_backoff_given = false;
   for (const auto& [key, value] : params) {
+    const KeyValue option{context, key, value};
     if (key == "fps") {
-      auto v = parse_positive(context, key, value);
+      auto v = parse_positive_decimal(option);
       if (!v) return v.status();
       o.fps = *v;
     } else if (key == "every") {
-      auto n = parse_count(context, key, value);
+      auto n = parse_count(option);
       if (!n) return n.status();
-      if (*n == 0) return bad_value(context, key, value, "at least 1");
+      if (*n == 0) return bad_value(option, "at least 1");
       o.every = *n;
     } else if (key == "keyframes" || key == "loop" || key == "realtime" || key == "live" ||
                key == "prescale") {
-      auto flag = parse_flag(context, key, value);
+      auto flag = parse_flag(option);
       if (!flag) return flag.status();
       if (key == "keyframes") o.keyframes = *flag;
       if (key == "loop") o.loop = *flag;
@@ -138,15 +91,15 @@ Result<VideoOptions> parse_video_options(std::string_view target,
       } else if (value == "none") {
         drop = DropPolicy::kNone;
       } else {
-        return bad_value(context, key, value, "oldest, newest or none");
+        return bad_value(option, "oldest, newest or none");
       }
     } else if (key == "queue") {
-      auto n = parse_count(context, key, value);
+      auto n = parse_count(option);
       if (!n) return n.status();
-      if (*n == 0 || *n > 1000) return bad_value(context, key, value, "between 1 and 1000 pictures");
+      if (*n == 0 || *n > 1000) return bad_value(option, "between 1 and 1000 pictures");
       o.queue = static_cast<std::size_t>(*n);
     } else if (key == "reconnect_backoff" || key == "reconnect_max_backoff" || key == "stall_timeout") {
-      auto d = parse_millis(context, key, value);
+      auto d = parse_positive_duration_ms(option);
       if (!d) return d.status();
       if (key == "reconnect_backoff") {
         o.reconnect_backoff = *d;
@@ -158,12 +111,12 @@ Result<VideoOptions> parse_video_options(std::string_view target,
         o.stall_timeout = *d;
       }
     } else if (key == "max_reconnects") {
-      auto n = parse_count(context, key, value);
+      auto n = parse_count(option);
       if (!n) return n.status();
       o.max_reconnects = static_cast<std::uint32_t>(std::min<std::uint64_t>(*n, UINT32_MAX));
     } else if (key == "format") {
       if (av_find_input_format(value.c_str()) == nullptr) {
-        return bad_value(context, key, value, "an input format FFmpeg knows (see ffmpeg -demuxers)");
+        return bad_value(option, "an input format FFmpeg knows (see ffmpeg -demuxers)");
       }
       o.format = value;
     } else if (ffmpeg_knows_option(key)) {

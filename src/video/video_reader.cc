@@ -66,6 +66,20 @@ Status VideoReader::read_error(int code, const char* what) const {
   return Status(Code::kIo, fmt::format("{}: {}: {}", options_.display_url, what, av_error_text(code)));
 }
 
+ReaderOptions reader_options(const VideoOptions& video, std::uint64_t max_pixels,
+                             const std::atomic<bool>* cancel) {
+  ReaderOptions r;
+  r.url = video.url;
+  r.display_url = video.display_url;
+  r.format = video.format;
+  r.ffmpeg_options = video.ffmpeg_options;
+  r.max_pixels = max_pixels;
+  r.keyframes_only = video.keyframes;
+  r.stall_timeout = video.stall_timeout;
+  r.cancel = cancel;
+  return r;
+}
+
 Result<std::unique_ptr<VideoReader>> VideoReader::open(const ReaderOptions& options) {
   route_ffmpeg_log();
   auto reader = std::make_unique<VideoReader>();

@@ -13,6 +13,7 @@
 
 #include "sluice/status.h"
 #include "video/av_handles.h"
+#include "video/video_options.h"
 
 namespace sluice::video {
 
@@ -30,6 +31,11 @@ struct ReaderOptions {
   /// When it becomes true, blocking FFmpeg calls return and the reader fails with kClosed.
   const std::atomic<bool>* cancel = nullptr;
 };
+
+/// The options that read one parsed video input (its URL, format, FFmpeg options, key frames
+/// only, stall timeout), with pictures over `max_pixels` refused and `cancel` as above.
+ReaderOptions reader_options(const VideoOptions& video, std::uint64_t max_pixels,
+                             const std::atomic<bool>* cancel);
 
 /// A decoded picture; `frame` stays valid until the next call.
 struct Picture {

@@ -34,16 +34,7 @@ constexpr std::array<std::string_view, 7> kServeOnlyKeys = {
 Status send_one(const VideoInput& input, int fd, const VideoSendOptions& options,
                 producer::SendProgress& progress) {
   const auto& v = input.options;
-  ReaderOptions ro;
-  ro.url = v.url;
-  ro.display_url = v.display_url;
-  ro.format = v.format;
-  ro.ffmpeg_options = v.ffmpeg_options;
-  ro.max_pixels = options.max_pixels;
-  ro.keyframes_only = v.keyframes;
-  ro.stall_timeout = v.stall_timeout;
-  ro.cancel = &progress.cancel;
-  auto reader = VideoReader::open(ro);
+  auto reader = VideoReader::open(reader_options(v, options.max_pixels, &progress.cancel));
   if (!reader) return reader.status();
   // Motion-JPEG pictures are JPEG files already: passed on without decoding (unless one lacks its
   // Huffman tables, which is then decoded and encoded again).

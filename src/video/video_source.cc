@@ -30,19 +30,6 @@ VideoSource::~VideoSource() {
   stop();
 }
 
-ReaderOptions VideoSource::reader_options() const {
-  ReaderOptions r;
-  r.url = options_.video.url;
-  r.display_url = options_.video.display_url;
-  r.format = options_.video.format;
-  r.ffmpeg_options = options_.video.ffmpeg_options;
-  r.max_pixels = options_.max_pixels;
-  r.keyframes_only = options_.video.keyframes;
-  r.stall_timeout = options_.video.stall_timeout;
-  r.cancel = &stopping_;
-  return r;
-}
-
 Status VideoSource::start(source::FrameSink& sink) {
   if (decoder_.joinable() || storer_.joinable()) return Status(Code::kInternal, "already started");
   sink_ = &sink;
@@ -171,7 +158,7 @@ void VideoSource::decode_loop() {
 
 Status VideoSource::run_session(bool& delivered) {
   auto& stats = sink_->stats();
-  const auto options = reader_options();
+  const auto options = reader_options(options_.video, options_.max_pixels, &stopping_);
   auto reader = VideoReader::open(options);
   if (!reader) return reader.status();
   const bool reconnected = stats.state() == SourceState::kReconnecting;

@@ -74,7 +74,6 @@ class VideoSource final : public source::Source {
   /// Realtime: waits until the wall clock reaches `pts_us`; false when stopping.
   bool pace(std::int64_t pts_us);
   bool sleep_unless_stopped(std::chrono::milliseconds delay);
-  ReaderOptions reader_options() const;
 
   VideoSourceOptions options_;
   std::string base_name_;                      // for frame names

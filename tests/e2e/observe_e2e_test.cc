@@ -247,7 +247,8 @@ TEST(ConfigFiles, YamlRoundTripsThroughTheEffectiveConfiguration) {
   EXPECT_EQ(value_of(first.out, "labels"), "null");
   // Its default follows the batch interval (the smaller of 200ms and it): left at null.
   EXPECT_EQ(value_of(first.out, "block-interval"), "null");
-  EXPECT_EQ(value_of(first.out, "max-batch"), "64");
+  // 0: derived from the model's input size when it loads (64 for small inputs, 8 for large).
+  EXPECT_EQ(value_of(first.out, "max-batch"), "0");
   EXPECT_EQ(value_of(first.out, "connect"), "[]");
   EXPECT_NE(first.out.find("# Batch interval"), std::string::npos) << "each key carries its help";
 

@@ -375,11 +375,11 @@ TEST_F(VideoTest, ServeClassifiesEachPhotoInItsSecondAndKeepsPtsOrder) {
   ScratchDir scratch("video-classify");
   const auto& dir = scratch.path;
   const auto listen_port = free_port();
-  // --executors 1: one stream's lines leave in pts order only with one executor until the engine
-  // orders each stream's lines itself (the commit sequencer); then this runs with the default plan.
-  Serve serve(dir, {"--listen", fmt::format("127.0.0.1:{}", listen_port), "--source",
-                    "video:" + clip("clip.mp4") + "?fps=5", "--source",
-                    "video:" + clip("hd/clip.mp4") + "?fps=5", "--executors", "1"});
+  // The default thread plan (two executors on two cores): the committer writes each stream's
+  // lines in (stream, seq) order whichever executor ran their batch.
+  Serve serve(
+      dir, {"--listen", fmt::format("127.0.0.1:{}", listen_port), "--source",
+            "video:" + clip("clip.mp4") + "?fps=5", "--source", "video:" + clip("hd/clip.mp4") + "?fps=5"});
   ASSERT_TRUE(serve.ready()) << read_file(serve.log());
   // The reference, in the same run: the stills ffmpeg made the clips from, as PNG frames.
   std::vector<std::string> send{sluice_binary(), "send", "--to", fmt::format("127.0.0.1:{}", listen_port)};
@@ -630,9 +630,9 @@ TEST_F(VideoTest, LiveOverloadDropsTheOldestCountsEveryFrameAndStaysWithinTheMem
   const int pictures = count_frames(dir + "/fast.mp4");
   ASSERT_EQ(pictures, 200 * kSeconds);
   constexpr std::uint64_t kBudget = 256ull << 20;
-  // --max-batch 1: ONNX Runtime's activation arena grows with the batch on the first full batch
-  // (about 100 MiB at batch 8 for MobileNetV2 at 224 x 224), after the budget measured what the
-  // models take; that is the engine's accounting, not the source's, and is left out here.
+  // --max-batch 1: the model's working memory, measured at load with one full blank batch and
+  // counted as fixed, grows with the batch (about 100 MiB more at batch 8 for MobileNetV2 at
+  // 224 x 224); at batch 1 most of the 256 MiB budget is left for the source's pictures.
   Serve serve(dir, {"--source", "video:" + dir + "/fast.mp4?realtime=1&drop=oldest", "--executors", "1",
                     "--cores", "1", "--max-batch", "1", "--memory-budget", "256MiB"});
   ASSERT_TRUE(serve.ready()) << read_file(serve.log());
