@@ -27,7 +27,7 @@ struct SweepOptions {
   std::string cores = "1";
   std::string batch_intervals = "100ms";
   std::string block_interval = "25ms";
-  std::string max_batches = "64";
+  std::string max_batches = "auto";
   std::string max_delays = "5ms";
   std::string memory_budget = EngineOptions{}.memory_budget;  // the same for every configuration
   std::string csv;
@@ -35,6 +35,11 @@ struct SweepOptions {
   bool batch_intervals_given = false;
   bool max_delays_given = false;
 };
+
+// A max batch as the sweep's labels show it: 0 is "auto".
+std::string batch_label(std::size_t max_batch) {
+  return max_batch == 0 ? std::string("auto") : std::to_string(max_batch);
+}
 
 // "1,2,4": positive integers. "auto" (alone) stands for 0: the engine's default.
 std::vector<long long> parse_counts(const std::string& option, const std::string& text, bool allow_auto) {
@@ -93,7 +98,7 @@ std::vector<Point> build_grid(const SweepOptions& o) {
         "--max-delays applies to --mode continuous; in interval mode give --batch-intervals");
   const auto executors = parse_counts("--executors", o.executors, /*allow_auto=*/true);
   const auto cores = parse_counts("--cores", o.cores, false);
-  const auto max_batches = parse_counts("--max-batches", o.max_batches, false);
+  const auto max_batches = parse_counts("--max-batches", o.max_batches, /*allow_auto=*/true);
   std::vector<std::chrono::microseconds> waits;
   if (continuous) {
     waits = parse_durations("--max-delays", o.max_delays, std::chrono::microseconds(0));
@@ -135,11 +140,11 @@ std::vector<Point> build_grid(const SweepOptions& o) {
           }
           p.label =
               continuous
-                  ? fmt::format("{}x{} b{} {}", p.config.executors, p.config.cores, p.config.max_batch,
-                                duration_label(w))
+                  ? fmt::format("{}x{} b{} {}", p.config.executors, p.config.cores,
+                                batch_label(p.config.max_batch), duration_label(w))
                   : (max_batches.size() > 1
-                         ? fmt::format("{}x{} b{} {}", p.config.executors, p.config.cores, p.config.max_batch,
-                                       duration_label(w))
+                         ? fmt::format("{}x{} b{} {}", p.config.executors, p.config.cores,
+                                       batch_label(p.config.max_batch), duration_label(w))
                          : fmt::format("{}x{} {}", p.config.executors, p.config.cores, duration_label(w)));
           grid.push_back(std::move(p));
         }
@@ -153,6 +158,7 @@ struct SweepRow {
   const Point* point = nullptr;
   RunStats max;
   RunStats load;
+  std::size_t max_batch = 0;  // as the pipeline resolved it ("auto": derived from the model's input)
 };
 
 int run_sweep(SweepOptions opts) {
@@ -175,7 +181,10 @@ int run_sweep(SweepOptions opts) {
       LoopbackRunner runner(point.config, bundle, frames, opts.input.settings(), interrupt.flag());
       runner.start();
       runner.warm_up();
-      SweepRow row{.point = &point, .max = runner.run_max(), .load = {}};
+      SweepRow row;
+      row.point = &point;
+      row.max_batch = runner.config().max_batch;
+      row.max = runner.run_max();
       row.load = runner.run_load(kSweepLoadPct, row.max.throughput_fps);
       rows.push_back(std::move(row));
     }
@@ -212,7 +221,7 @@ int run_sweep(SweepOptions opts) {
         ".3f},{}\n",
         row.point->label, opts.mode, c.executors, c.cores,
         continuous ? "" : std::to_string(c.batch_interval.count()),
-        continuous ? "" : std::to_string(c.block_interval.count()), c.max_batch,
+        continuous ? "" : std::to_string(c.block_interval.count()), row.max_batch,
         continuous ? fmt::format("{:g}", static_cast<double>(c.max_delay.count()) / 1000.0) : "",
         row.max.frames, row.max.throughput_fps, kSweepLoadPct, l.offered_fps, l.frames, l.throughput_fps,
         l.p50_ms, l.p90_ms, l.p99_ms, l.mean_batch, l.frames_per_call, l.batch_ms, l.latency_bound_ms,
@@ -261,7 +270,8 @@ void register_bench_sweep(CLI::App& bench) {
                   "Interval mode: block interval (cut to the batch interval when longer)")
       ->capture_default_str();
   cmd->add_option("--max-batches", opts->max_batches,
-                  "Most frames per model call, values to sweep, comma-separated")
+                  "Most frames per model call, values to sweep, comma-separated (auto: derived from the "
+                  "model's input, as serve does)")
       ->capture_default_str();
   auto* delays = cmd->add_option("--max-delays", opts->max_delays,
                                  "Continuous mode: max delays to sweep, comma-separated (us, ms, s)")

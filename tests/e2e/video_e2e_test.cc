@@ -2,11 +2,11 @@
 // the VideoSource in-process, and the real sluice binary reading files, a GStreamer RTSP server
 // (killed and restarted), MPEG-TS over UDP, an overloaded live input and broken inputs.
 #include <gtest/gtest.h>
-#include <httplib.h>
 #include <signal.h>
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <thread>
@@ -18,6 +18,7 @@
 #include "source/source_spec.h"
 #include "support/child_process.h"
 #include "support/fake_frame_sink.h"
+#include "support/serve_process.h"
 #include "support/test_env.h"
 #include "video/video_fixtures.h"
 #include "video/video_source.h"
@@ -45,73 +46,25 @@ std::string model_dir() {
   return shared_dir() + "/models/mobilenetv2-12-fp32";
 }
 
-// The argv of `sluice serve` on the fp32 MobileNetV2 (stable scores on every CPU), short intervals.
-std::vector<std::string> serve_argv(const std::string& dir, std::uint16_t http_port,
-                                    std::vector<std::string> extra) {
-  std::vector<std::string> argv{sluice_binary(),    "serve",
-                                "--model",          model_dir() + "/mobilenetv2-12-fp32.onnx",
-                                "--labels",         model_dir() + "/imagenet_classes.txt",
-                                "--preprocess",     "imagenet",
-                                "--top-k",          "1",
-                                "--output",         dir + "/results.jsonl",
-                                "--batch-interval", "200ms",
-                                "--block-interval", "50ms",
-                                "--http",           fmt::format("127.0.0.1:{}", http_port)};
-  argv.insert(argv.end(), extra.begin(), extra.end());
-  return argv;
+// `sluice serve` on the fp32 MobileNetV2 (stable scores on every CPU), top-1, with --http and the
+// fixture's short intervals; its output and log in `dir`.
+ServeProcess serve_video(const std::string& dir, std::vector<std::string> args) {
+  args.insert(args.begin(), {"--labels", model_dir() + "/imagenet_classes.txt", "--preprocess", "imagenet",
+                             "--top-k", "1"});
+  return ServeProcess({.dir = dir,
+                       .args = std::move(args),
+                       .listen = false,
+                       .http = true,
+                       .model = model_dir() + "/mobilenetv2-12-fp32.onnx",
+                       .start_timeout = 120s});
 }
 
-// A running `sluice serve` with its --http endpoint.
-class Serve {
- public:
-  Serve(const std::string& dir, std::vector<std::string> extra) : dir_(dir), http_port_(free_port()) {
-    process_.emplace(ChildProcess::spawn(serve_argv(dir, http_port_, std::move(extra)), "", log()));
-    ready_ = wait_until_listening(http_port_, 120s);
-  }
-  bool ready() const { return ready_; }
-  std::string log() const { return dir_ + "/serve.log"; }
-  std::string output() const { return dir_ + "/results.jsonl"; }
-  int pid() const { return process_->pid(); }
-  std::optional<int> stop() {
-    process_->signal(SIGTERM);
-    return process_->wait(120s);
-  }
-  std::string get(const std::string& path) const {
-    httplib::Client client("127.0.0.1", http_port_);
-    client.set_read_timeout(10, 0);
-    auto reply = client.Get(path.c_str());
-    return reply && reply->status == 200 ? reply->body : std::string();
-  }
-  json status() const {
-    const auto body = get("/api/status");
-    return body.empty() ? json() : json::parse(body, nullptr, false);
-  }
-  /// The /api/status entry of the source whose name starts with `prefix`.
-  json source(const std::string& prefix) const {
-    const auto s = status();
-    if (!s.is_object()) return json();
-    for (const auto& src : s["sources"]) {
-      if (src["name"].get<std::string>().rfind(prefix, 0) == 0) return src;
-    }
-    return json();
-  }
-  /// Polls until `ready(status)` holds, at most `timeout`.
-  bool wait_status(const std::function<bool(const json&)>& ready, std::chrono::milliseconds timeout) const {
-    const auto until = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < until) {
-      const auto s = status();
-      if (s.is_object() && ready(s)) return true;
-      std::this_thread::sleep_for(100ms);
-    }
-    return false;
-  }
-
- private:
-  std::string dir_;
-  std::uint16_t http_port_;
-  std::optional<ChildProcess> process_;
-  bool ready_ = false;
-};
+// Polls /api/status until `done` holds; whether it did within `timeout`.
+bool status_reaches(const ServeProcess& serve, const std::function<bool(const json&)>& done,
+                    std::chrono::milliseconds timeout) {
+  const auto last = serve.wait_for_status(done, timeout);
+  return last.is_object() && done(last);
+}
 
 json find_source(const json& status, const std::string& prefix) {
   for (const auto& src : status["sources"]) {
@@ -377,10 +330,10 @@ TEST_F(VideoTest, ServeClassifiesEachPhotoInItsSecondAndKeepsPtsOrder) {
   const auto listen_port = free_port();
   // The default thread plan (two executors on two cores): the committer writes each stream's
   // lines in (stream, seq) order whichever executor ran their batch.
-  Serve serve(
+  auto serve = serve_video(
       dir, {"--listen", fmt::format("127.0.0.1:{}", listen_port), "--source",
             "video:" + clip("clip.mp4") + "?fps=5", "--source", "video:" + clip("hd/clip.mp4") + "?fps=5"});
-  ASSERT_TRUE(serve.ready()) << read_file(serve.log());
+  ASSERT_TRUE(serve.ready()) << serve.log();
   // The reference, in the same run: the stills ffmpeg made the clips from, as PNG frames.
   std::vector<std::string> send{sluice_binary(), "send", "--to", fmt::format("127.0.0.1:{}", listen_port)};
   for (int i = 0; i < kSeconds; ++i) send.push_back(fmt::format("{}/still{}.png", dir_, i));
@@ -389,7 +342,7 @@ TEST_F(VideoTest, ServeClassifiesEachPhotoInItsSecondAndKeepsPtsOrder) {
   ASSERT_EQ(sender.wait(120s), 0) << read_file(dir + "/send.err");
   const std::size_t expected = 2 * (kSeconds * 5 + kSeconds);
   EXPECT_EQ(wait_for_lines(serve.output(), expected, 180s), expected);
-  ASSERT_EQ(serve.stop(), 0) << read_file(serve.log());
+  ASSERT_EQ(serve.stop(120s), 0) << serve.log();
 
   const auto lines = parse_lines(serve.output());
   std::map<std::string, std::map<int, int>> reference;  // clip -> photo -> top-1 of its still
@@ -433,14 +386,14 @@ TEST_F(VideoTest, ServeSamplesEveryPictureEveryNthAndKeyFramesAsFfprobeCounts) {
   const auto& dir = scratch.path;
   for (const auto* name : {"all.mp4", "every.mp4", "keys.mp4"})
     fs::copy_file(clip("clip.mp4"), dir + "/" + name);
-  Serve serve(dir,
-              {"--source", "video:" + dir + "/all.mp4", "--source", "video:" + dir + "/every.mp4?every=5",
-               "--source", "video:" + dir + "/keys.mp4?keyframes=1"});
-  ASSERT_TRUE(serve.ready()) << read_file(serve.log());
+  auto serve = serve_video(
+      dir, {"--source", "video:" + dir + "/all.mp4", "--source", "video:" + dir + "/every.mp4?every=5",
+            "--source", "video:" + dir + "/keys.mp4?keyframes=1"});
+  ASSERT_TRUE(serve.ready()) << serve.log();
   const int keys = count_frames(clip("clip.mp4"), /*key_only=*/true);
   const std::size_t expected = kClipPictures + kClipPictures / 5 + static_cast<std::size_t>(keys);
   EXPECT_EQ(wait_for_lines(serve.output(), expected, 180s), expected);
-  ASSERT_EQ(serve.stop(), 0) << read_file(serve.log());
+  ASSERT_EQ(serve.stop(120s), 0) << serve.log();
   std::map<std::string, std::vector<json>> by_file;
   for (const auto& l : parse_lines(serve.output())) by_file[l["url"].get<std::string>()].push_back(l);
   EXPECT_EQ(by_file[dir + "/all.mp4"].size(), static_cast<std::size_t>(kClipPictures));
@@ -488,20 +441,22 @@ TEST_F(VideoTest, RtspOverTcpAndUdpReconnectsAfterTheCameraRestartsAndHidesCrede
   const auto url = fmt::format("rtsp://viewer:s3cret-pw@127.0.0.1:{}/cam", port);
   const auto tcp_name = fmt::format("video rtsp://127.0.0.1:{}/cam?fps=5&rtsp_transport=tcp", port);
   const auto udp_name = fmt::format("video rtsp://127.0.0.1:{}/cam?fps=5&rtsp_transport=udp", port);
-  Serve serve(dir, {"--source", "video:" + url + "?fps=5&rtsp_transport=tcp", "--source",
-                    "video:" + url + "?fps=5&rtsp_transport=udp"});
-  ASSERT_TRUE(serve.ready()) << read_file(serve.log());
+  auto serve = serve_video(dir, {"--source", "video:" + url + "?fps=5&rtsp_transport=tcp", "--source",
+                                 "video:" + url + "?fps=5&rtsp_transport=udp"});
+  ASSERT_TRUE(serve.ready()) << serve.log();
   auto frames_of = [](const json& s, const std::string& name) {
     const auto src = find_source(s, name);
     return src.is_object() ? src["frames"].get<std::uint64_t>() : 0;
   };
-  ASSERT_TRUE(serve.wait_status(
-      [&](const json& s) { return frames_of(s, tcp_name) >= 10 && frames_of(s, udp_name) >= 10; }, 60s))
-      << serve.status().dump() << read_file(serve.log());
+  ASSERT_TRUE(status_reaches(
+      serve, [&](const json& s) { return frames_of(s, tcp_name) >= 10 && frames_of(s, udp_name) >= 10; },
+      60s))
+      << serve.status().dump() << serve.log();
 
   // The camera dies mid-stream: both sources go to "reconnecting".
   camera->kill();
-  ASSERT_TRUE(serve.wait_status(
+  ASSERT_TRUE(status_reaches(
+      serve,
       [&](const json& s) {
         return find_source(s, tcp_name)["state"] == "reconnecting" &&
                find_source(s, udp_name)["state"] == "reconnecting";
@@ -513,20 +468,21 @@ TEST_F(VideoTest, RtspOverTcpAndUdpReconnectsAfterTheCameraRestartsAndHidesCrede
   camera = std::make_unique<RtspServer>(dir, port, clip("long.ts"));
   ASSERT_TRUE(camera->ready());
   // Results resume on both.
-  ASSERT_TRUE(serve.wait_status(
+  ASSERT_TRUE(status_reaches(
+      serve,
       [&](const json& s) {
         return frames_of(s, tcp_name) >= frames_of(before, tcp_name) + 10 &&
                frames_of(s, udp_name) >= frames_of(before, udp_name) + 10;
       },
       60s))
-      << serve.status().dump() << read_file(serve.log());
+      << serve.status().dump() << serve.log();
   const auto after = serve.status();
   for (const auto& name : {tcp_name, udp_name}) {
     const auto src = find_source(after, name);
     EXPECT_EQ(src["state"], "running") << name;
     EXPECT_GE(src["restarts"].get<std::uint64_t>(), 1u) << name;
   }
-  const auto metrics = serve.get("/metrics");
+  const auto metrics = serve.get("/metrics").body;
   EXPECT_NE(metrics.find(fmt::format("sluice_source_state{{source=\"{}\",state=\"running\"}} 1", tcp_name)),
             std::string::npos)
       << metrics;
@@ -535,7 +491,7 @@ TEST_F(VideoTest, RtspOverTcpAndUdpReconnectsAfterTheCameraRestartsAndHidesCrede
   EXPECT_EQ(metrics.find(fmt::format("sluice_source_restarts_total{{source=\"{}\"}} 0", udp_name)),
             std::string::npos)
       << "the reconnect is counted";
-  ASSERT_EQ(serve.stop(), 0) << read_file(serve.log());
+  ASSERT_EQ(serve.stop(120s), 0) << serve.log();
   camera->kill();
 
   // Each connection was its own stream; within each, pts grows with seq.
@@ -553,11 +509,11 @@ TEST_F(VideoTest, RtspOverTcpAndUdpReconnectsAfterTheCameraRestartsAndHidesCrede
     }
   }
   // The password reached the camera (it requires it) and nothing else.
-  for (const auto& text : {read_file(serve.log()), read_file(serve.output()), metrics, after.dump()}) {
+  for (const auto& text : {serve.log(), read_file(serve.output()), metrics, after.dump()}) {
     EXPECT_EQ(text.find("s3cret-pw"), std::string::npos);
     EXPECT_EQ(text.find("viewer:"), std::string::npos);
   }
-  EXPECT_NE(read_file(serve.log()).find("reconnecting with backoff"), std::string::npos);
+  EXPECT_NE(serve.log().find("reconnecting with backoff"), std::string::npos);
 }
 
 TEST_F(VideoTest, MpegTsOverUdpAndTcp) {
@@ -567,10 +523,10 @@ TEST_F(VideoTest, MpegTsOverUdpAndTcp) {
   const auto tcp_port = free_port();
   const auto udp_name = fmt::format("video udp://127.0.0.1:{}", udp_port);
   const auto tcp_name = fmt::format("video tcp://127.0.0.1:{}", tcp_port);
-  Serve serve(
+  auto serve = serve_video(
       dir, {"--source", fmt::format("video:udp://127.0.0.1:{}?fps=5&stall_timeout=3s", udp_port), "--source",
             fmt::format("video:tcp://127.0.0.1:{}?fps=5&reconnect_max_backoff=200ms", tcp_port)});
-  ASSERT_TRUE(serve.ready()) << read_file(serve.log());
+  ASSERT_TRUE(serve.ready()) << serve.log();
   // ffmpeg -re sends 8 s of MPEG-TS in real time: to sluice's UDP socket, and to sluice's TCP
   // connection (ffmpeg listens; sluice dials it until it answers).
   auto udp = ChildProcess::spawn(
@@ -588,19 +544,21 @@ TEST_F(VideoTest, MpegTsOverUdpAndTcp) {
     const auto src = find_source(s, name);
     return src.is_object() ? src["frames"].get<std::uint64_t>() : 0;
   };
-  EXPECT_TRUE(serve.wait_status(
-      [&](const json& s) { return frames_of(s, udp_name) >= 30 && frames_of(s, tcp_name) >= 30; }, 30s))
+  EXPECT_TRUE(status_reaches(
+      serve, [&](const json& s) { return frames_of(s, udp_name) >= 30 && frames_of(s, tcp_name) >= 30; },
+      30s))
       << serve.status().dump();
   // The senders are gone: the UDP source sees no data for stall_timeout, the TCP one sees its
   // connection end; both wait for the stream to come back.
-  EXPECT_TRUE(serve.wait_status(
+  EXPECT_TRUE(status_reaches(
+      serve,
       [&](const json& s) {
         return find_source(s, udp_name)["state"] == "reconnecting" &&
                find_source(s, tcp_name)["state"] == "reconnecting";
       },
       30s))
       << serve.status().dump();
-  ASSERT_EQ(serve.stop(), 0) << read_file(serve.log());
+  ASSERT_EQ(serve.stop(120s), 0) << serve.log();
   std::set<std::string> urls;
   for (const auto& l : parse_lines(serve.output())) {
     ASSERT_TRUE(l.contains("top")) << l.dump();
@@ -633,9 +591,10 @@ TEST_F(VideoTest, LiveOverloadDropsTheOldestCountsEveryFrameAndStaysWithinTheMem
   // --max-batch 1: the model's working memory, measured at load with one full blank batch and
   // counted as fixed, grows with the batch (about 100 MiB more at batch 8 for MobileNetV2 at
   // 224 x 224); at batch 1 most of the 256 MiB budget is left for the source's pictures.
-  Serve serve(dir, {"--source", "video:" + dir + "/fast.mp4?realtime=1&drop=oldest", "--executors", "1",
-                    "--cores", "1", "--max-batch", "1", "--memory-budget", "256MiB"});
-  ASSERT_TRUE(serve.ready()) << read_file(serve.log());
+  auto serve =
+      serve_video(dir, {"--source", "video:" + dir + "/fast.mp4?realtime=1&drop=oldest", "--executors", "1",
+                        "--cores", "1", "--max-batch", "1", "--memory-budget", "256MiB"});
+  ASSERT_TRUE(serve.ready()) << serve.log();
   std::uint64_t peak = 0;
   json last;
   const auto until = std::chrono::steady_clock::now() + 180s;
@@ -647,7 +606,7 @@ TEST_F(VideoTest, LiveOverloadDropsTheOldestCountsEveryFrameAndStaysWithinTheMem
     std::this_thread::sleep_for(100ms);
   }
   ASSERT_EQ(last["sources"][0]["state"], "stopped") << last.dump();
-  ASSERT_EQ(serve.stop(), 0) << read_file(serve.log());
+  ASSERT_EQ(serve.stop(120s), 0) << serve.log();
   const auto lines = parse_lines(serve.output());
   const auto& dropped = last["sources"][0]["dropped"];
   const auto behind = dropped["behind"].get<std::uint64_t>();
@@ -689,17 +648,18 @@ TEST_F(VideoTest, BadInputsFailAloneWithClearErrorsWhileOtherSourcesGoOn) {
                        dir, 300s);
   ASSERT_EQ(huge.code, 0) << huge.err;
   const auto closed = free_port();
-  Serve serve(
+  auto serve = serve_video(
       dir, {"--source", "video:" + clip("clip.mp4") + "?fps=5", "--source", "video:" + dir + "/truncated.mp4",
             "--source", "video:" + dir + "/notes.mp4", "--source", "video:" + dir + "/tone.wav", "--source",
             "video:" + dir + "/huge.mkv", "--source",
             fmt::format("video:rtsp://127.0.0.1:{}/cam?max_reconnects=2&reconnect_backoff=50ms", closed)});
-  ASSERT_TRUE(serve.ready()) << read_file(serve.log());
+  ASSERT_TRUE(serve.ready()) << serve.log();
   EXPECT_EQ(wait_for_lines(serve.output(), 25, 120s), 25u) << "the good source goes on";
   const auto failed = [](const json& s, const std::string& name) {
     return find_source(s, name)["state"] == "failed";
   };
-  ASSERT_TRUE(serve.wait_status(
+  ASSERT_TRUE(status_reaches(
+      serve,
       [&](const json& s) {
         return failed(s, "video " + dir + "/truncated.mp4") && failed(s, "video " + dir + "/notes.mp4") &&
                failed(s, "video " + dir + "/tone.wav") && failed(s, "video " + dir + "/huge.mkv") &&
@@ -723,8 +683,8 @@ TEST_F(VideoTest, BadInputsFailAloneWithClearErrorsWhileOtherSourcesGoOn) {
   EXPECT_NE(last_error("video " + dir + "/huge.mkv").find("(rule: --max-pixels)"), std::string::npos);
   EXPECT_NE(last_error("video rtsp://").find("Connection refused"), std::string::npos);
   EXPECT_EQ(find_source(status, "video rtsp://")["restarts"], 2);
-  ASSERT_EQ(serve.stop(), 0) << read_file(serve.log());
-  const auto log = read_file(serve.log());
+  ASSERT_EQ(serve.stop(120s), 0) << serve.log();
+  const auto log = serve.log();
   EXPECT_NE(log.find("gave up after 2 reconnect(s) (max_reconnects)"), std::string::npos) << log;
   EXPECT_NE(log.find("(rule: --max-pixels)"), std::string::npos);
   for (const auto& l : parse_lines(serve.output())) EXPECT_TRUE(l.contains("top")) << l.dump();
@@ -734,8 +694,8 @@ TEST_F(VideoTest, SendSendsSampledPicturesAsJpegFramesFromAFileAndFromStdin) {
   ScratchDir scratch("video-send");
   const auto& dir = scratch.path;
   const auto listen_port = free_port();
-  Serve serve(dir, {"--listen", fmt::format("127.0.0.1:{}", listen_port)});
-  ASSERT_TRUE(serve.ready()) << read_file(serve.log());
+  auto serve = serve_video(dir, {"--listen", fmt::format("127.0.0.1:{}", listen_port)});
+  ASSERT_TRUE(serve.ready()) << serve.log();
   const auto to = fmt::format("127.0.0.1:{}", listen_port);
   auto file = run_sluice(dir, {"send", "--to", to, clip("clip.mp4") + "?fps=5"}, 120s);
   ASSERT_EQ(file.code, 0) << file.err;
@@ -750,7 +710,7 @@ TEST_F(VideoTest, SendSendsSampledPicturesAsJpegFramesFromAFileAndFromStdin) {
   EXPECT_NE(read_file(dir + "/pipe.out").find("sent 25 frames"), std::string::npos)
       << read_file(dir + "/pipe.out");
   EXPECT_EQ(wait_for_lines(serve.output(), 50, 120s), 50u);
-  ASSERT_EQ(serve.stop(), 0) << read_file(serve.log());
+  ASSERT_EQ(serve.stop(120s), 0) << serve.log();
   std::set<std::string> names;
   for (const auto& l : parse_lines(serve.output())) {
     EXPECT_TRUE(l.contains("top")) << l.dump();
