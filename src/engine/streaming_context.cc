@@ -80,8 +80,8 @@ Status StreamingContext::load() {
     auto shape = model::input_shape(bundle_);
     if (!shape) return shape.status();
     config_.max_batch = shape->input_elements() <= kSmallInputElements ? 64 : 8;
-    spdlog::info("max batch {}: derived from the {}x{}x{} input (--max-batch sets it)", config_.max_batch,
-                 shape->channels, shape->height, shape->width);
+    spdlog::info("max batch {}: derived from the {}x{}x{} input (max_batch, --max-batch, sets it)",
+                 config_.max_batch, shape->channels, shape->height, shape->width);
   }
   const ExecutorOptions options{config_.cores, config_.max_batch, config_.top_k, config_.max_pixels,
                                 config_.jpeg_dct_scaling};
