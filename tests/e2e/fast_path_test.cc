@@ -157,6 +157,7 @@ TEST_F(FastPathTest, ServeDecodesExactlyByDefaultAndScalesOnlyWithTheFlag) {
                                      "--block-interval", "25ms",
                                      "--output",         out};
     if (flag) argv.push_back("--jpeg-dct-scaling");
+    for (auto& extra : sanitizer_serve_flags()) argv.push_back(std::move(extra));
     auto serve = ChildProcess::spawn(argv, "", out + ".log");
     ASSERT_EQ(wait_for_lines(out, 1, 120s), 1u) << read_file(out + ".log");
     serve.signal(SIGTERM);

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "support/results.h"
@@ -26,6 +28,13 @@ ServeProcess::ServeProcess(ServeOptions options) : options_(std::move(options)) 
     argv.insert(argv.end(), {"--block-interval", options_.block_interval});
   if (options_.http) argv.insert(argv.end(), {"--http", fmt::format("127.0.0.1:{}", http_port_)});
   argv.insert(argv.end(), options_.args.begin(), options_.args.end());
+  const auto gives = [&](const char* flag) {
+    return std::find(options_.args.begin(), options_.args.end(), flag) != options_.args.end();
+  };
+  if (options_.command == "serve" && !gives("--memory-budget") && !gives("--config")) {
+    const auto flags = sanitizer_serve_flags();
+    argv.insert(argv.end(), flags.begin(), flags.end());
+  }
   if (options_.terminal.count() > 0) {
     std::string inner = fmt::format("timeout --preserve-status -s INT {}", options_.terminal.count());
     for (const auto& arg : argv) inner += " '" + arg + "'";

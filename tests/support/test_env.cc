@@ -79,6 +79,14 @@ class TempDirCleaner final : public ::testing::EmptyTestEventListener {
 }();
 }  // namespace
 
+std::vector<std::string> sanitizer_serve_flags() {
+#if defined(__SANITIZE_ADDRESS__)
+  return {"--memory-budget", "2GiB"};
+#else
+  return {};
+#endif
+}
+
 std::string make_temp_dir(const std::string& tag) {
   std::string pattern = (std::filesystem::temp_directory_path() / ("sluice-" + tag + "-XXXXXX")).string();
   if (mkdtemp(pattern.data()) == nullptr) return {};

@@ -11,6 +11,7 @@
 #include <initializer_list>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -31,6 +32,11 @@ inline constexpr const char* kRedisServer = "/usr/bin/redis-server";
 inline constexpr const char* kPython = "/usr/bin/python3";
 /// The sluice executable built with the tests.
 std::string sluice_binary();
+/// Flags the tests add to a `sluice serve` that does not set its own memory budget: under
+/// AddressSanitizer, whose shadow memory and quarantine (256 MiB by default) count as resident
+/// memory, --memory-budget 2GiB, so that the default 512 MiB does not refuse a 224x224 model at
+/// start; nothing otherwise. Tests of the budget itself give theirs.
+std::vector<std::string> sanitizer_serve_flags();
 /// A fresh temporary directory for one test.
 std::string make_temp_dir(const std::string& tag);
 
