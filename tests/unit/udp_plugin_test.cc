@@ -61,7 +61,7 @@ TEST(UdpPluginTest, StoresGoodDatagramsAndCountsEveryDrop) {
   for (int i = 0; i < 5; ++i) send_datagram(port, record("good-" + std::to_string(i), 100 + i));
   send_datagram(port, std::vector<std::uint8_t>(10, 1));  // shorter than the header: malformed
   auto truncated = record("truncated", 100);
-  truncated.resize(truncated.size() - 50);
+  truncated.erase(truncated.end() - 50, truncated.end());
   send_datagram(port, truncated);
   auto trailing = record("trailing", 10);
   trailing.push_back(0);
