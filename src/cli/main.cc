@@ -3,11 +3,13 @@
 
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
 #include "cli/cli_support.h"
 #include "cli/redis_options.h"
+#include "sluice/version.h"
 
 namespace {
 // Every command. `sluice config --print` builds a second app from this same list.
@@ -34,7 +36,7 @@ int main(int argc, char** argv) {
       "preprocesses and\n"
       "classifies them, and writes one JSON line per frame.\n"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "sluice 0.1.0");
+  app.set_version_flag("--version", "sluice " + std::string(sluice::kVersion));
   add_commands(app);
   try {
     app.parse(argc, argv);

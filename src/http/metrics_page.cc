@@ -4,10 +4,7 @@
 
 #include "observe/process_memory.h"
 #include "observe/prometheus_text.h"
-
-#ifndef SLUICE_VERSION
-#define SLUICE_VERSION "unknown"
-#endif
+#include "sluice/version.h"
 
 namespace sluice::http {
 
@@ -19,7 +16,7 @@ std::string render_metrics(const monitor::PipelineView& view) {
   auto d = [](auto v) { return static_cast<double>(v); };
 
   out.family("sluice_build_info", "gauge", "Always 1; the labels describe this build of sluice.");
-  out.sample("sluice_build_info", {{"version", SLUICE_VERSION}}, 1);
+  out.sample("sluice_build_info", {{"version", std::string(kVersion)}}, 1);
 
   out.family("sluice_frames_received_total", "counter",
              "Frames accepted from a source (each gets exactly one result or error line).");

@@ -1,8 +1,6 @@
 #include "monitor/status_json.h"
 
-#ifndef SLUICE_VERSION
-#define SLUICE_VERSION "unknown"
-#endif
+#include "sluice/version.h"
 
 namespace sluice::monitor {
 namespace {
@@ -37,7 +35,7 @@ nlohmann::json status_json(const PipelineStatus& s, const engine::StreamingConte
   json labels = json::array();
   for (const auto& l : s.top_labels) labels.push_back({{"label", l.label}, {"count", l.count}});
   return {
-      {"version", SLUICE_VERSION},
+      {"version", std::string(kVersion)},
       {"uptime_seconds", s.uptime_seconds},
       {"now_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
                      std::chrono::system_clock::now().time_since_epoch())

@@ -26,7 +26,7 @@ Status BacklogMonitor::start() {
 
 void BacklogMonitor::stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
@@ -34,18 +34,18 @@ void BacklogMonitor::stop() {
 }
 
 bool BacklogMonitor::has_room() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return stopping_ || !over(backlog_);
 }
 
 Backlog BacklogMonitor::current() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return backlog_;
 }
 
 bool BacklogMonitor::wait_for_room() {
-  std::unique_lock lock(mu_);
-  cv_.wait(lock, [this] { return stopping_ || !over(backlog_); });
+  MutexLock lock(mu_);
+  cv_.wait(mu_, [this]() REQUIRES(mu_) { return stopping_ || !over(backlog_); });
   return !stopping_;
 }
 
@@ -79,14 +79,16 @@ Status BacklogMonitor::poll_once() {
     b.longest = std::max(b.longest, length);
   }
   bool changed = false;
+  bool blocked = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     backlog_ = b;
-    changed = over(b) != blocked_;
-    blocked_ = over(b);
+    blocked = over(b);
+    changed = blocked != blocked_;
+    blocked_ = blocked;
   }
   cv_.notify_all();
-  if (changed && blocked_) {
+  if (changed && blocked) {
     spdlog::warn(
         "ingest: backpressure: {} frames wait in Redis (bound {}), longest partition {} entries (bound {}); "
         "not "
@@ -102,8 +104,8 @@ void BacklogMonitor::run() {
   bool failing = false;
   while (true) {
     {
-      std::unique_lock lock(mu_);
-      if (cv_.wait_for(lock, options_.poll, [this] { return stopping_; })) return;
+      MutexLock lock(mu_);
+      if (cv_.wait_for(mu_, options_.poll, [this]() REQUIRES(mu_) { return stopping_; })) return;
     }
     if (auto st = poll_once(); !st) {
       // The last figures stay: writes fail anyway while Redis is away.

@@ -3,14 +3,13 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "redis/redis_connection.h"
 #include "redis/stream_layout.h"
+#include "util/mutex.h"
 
 namespace sluice::redis {
 
@@ -62,11 +61,11 @@ class BacklogMonitor {
   StreamLayout layout_;
   BacklogOptions options_;
   std::vector<std::unique_ptr<RedisConnection>> conns_;  // per partition; the polling thread only
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  Backlog backlog_;
-  bool stopping_ = false;
-  bool blocked_ = false;  // for the log line on each change
+  mutable Mutex mu_;
+  CondVar cv_;
+  Backlog backlog_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
+  bool blocked_ GUARDED_BY(mu_) = false;  // for the log line on each change
   std::thread thread_;
 };
 

@@ -20,7 +20,7 @@ FrameWriter::FrameWriter(const RedisUrl& url, StreamLayout layout, FrameWriterOp
 
 std::uint64_t FrameWriter::next_stream_id() {
   {
-    std::lock_guard lock(ids_.mu);
+    MutexLock lock(ids_.mu);
     RedisCommand incr("INCR");
     incr.add(layout_.stream_ids_key());
     auto reply = ids_.conn.run(incr);
@@ -71,7 +71,7 @@ Status FrameWriter::write_partition(int p, std::span<const Frame* const> frames)
         .add(static_cast<std::uint64_t>(options_.wait_timeout.count()));
   }
   auto& part = *partitions_[static_cast<std::size_t>(p)];
-  std::lock_guard lock(part.mu);
+  MutexLock lock(part.mu);
   const auto give_up = Clock::now() + options_.retry_for;
   source::Backoff backoff(std::chrono::milliseconds(50), std::chrono::milliseconds(2000));
   for (int attempt = 1;; ++attempt) {

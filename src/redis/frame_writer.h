@@ -4,13 +4,13 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <vector>
 
 #include "redis/redis_connection.h"
 #include "redis/stream_layout.h"
 #include "sluice/frame.h"
+#include "util/mutex.h"
 
 namespace sluice::redis {
 
@@ -51,8 +51,8 @@ class FrameWriter {
  private:
   struct Partition {
     Partition(const RedisUrl& url, ConnectionOptions o) : conn(url, o) {}
-    std::mutex mu;
-    RedisConnection conn;
+    Mutex mu;
+    RedisConnection conn GUARDED_BY(mu);
   };
   Status write_partition(int p, std::span<const Frame* const> frames);
 

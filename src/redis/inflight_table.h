@@ -2,7 +2,7 @@
 #pragma once
 
 #include <cstdint>
-#include <mutex>
+
 #include <optional>
 #include <span>
 #include <string>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "sluice/frame.h"
+#include "util/mutex.h"
 
 namespace sluice::redis {
 
@@ -38,9 +39,9 @@ class InFlightTable {
                                                  int partitions);
 
  private:
-  mutable std::mutex mu_;
-  std::unordered_map<std::uint64_t, InFlightEntry> entries_;
-  std::uint64_t next_token_ = 1;
+  mutable Mutex mu_;
+  std::unordered_map<std::uint64_t, InFlightEntry> entries_ GUARDED_BY(mu_);
+  std::uint64_t next_token_ GUARDED_BY(mu_) = 1;
 };
 
 }  // namespace sluice::redis

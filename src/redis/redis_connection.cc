@@ -81,14 +81,14 @@ std::string RedisConnection::endpoint() const {
 
 void RedisConnection::close() {
   {
-    std::lock_guard lock(fd_mu_);
+    MutexLock lock(fd_mu_);
     fd_ = -1;
   }
   ctx_.reset();
 }
 
 void RedisConnection::interrupt() {
-  std::lock_guard lock(fd_mu_);
+  MutexLock lock(fd_mu_);
   interrupted_ = true;
   if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
 }
@@ -97,7 +97,7 @@ Status RedisConnection::io_error(std::string_view what) {
   const std::string why = ctx_ && ctx_->err ? std::string(ctx_->errstr) : std::string("connection lost");
   close();
   {
-    std::lock_guard lock(fd_mu_);
+    MutexLock lock(fd_mu_);
     if (interrupted_) return Status(Code::kClosed, "the Redis connection was interrupted (stopping)");
   }
   return Status(Code::kIo, fmt::format("redis {}: {}: {}", endpoint(), what, why));
@@ -111,7 +111,7 @@ Status RedisConnection::connect() {
 Status RedisConnection::connect_to(const std::string& host, int port) {
   close();
   {
-    std::lock_guard lock(fd_mu_);
+    MutexLock lock(fd_mu_);
     if (interrupted_) return Status(Code::kClosed, "the Redis connection was interrupted (stopping)");
   }
   host_ = host;
@@ -124,7 +124,7 @@ Status RedisConnection::connect_to(const std::string& host, int port) {
   if (options_.io_timeout.count() > 0) redisSetTimeout(ctx.get(), to_timeval(options_.io_timeout));
   redisEnableKeepAlive(ctx.get());
   {
-    std::lock_guard lock(fd_mu_);
+    MutexLock lock(fd_mu_);
     if (interrupted_) return Status(Code::kClosed, "the Redis connection was interrupted (stopping)");
     fd_ = ctx->fd;
   }

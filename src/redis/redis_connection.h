@@ -5,7 +5,6 @@
 
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -14,6 +13,7 @@
 #include "redis/redis_reply.h"
 #include "redis/redis_url.h"
 #include "sluice/status.h"
+#include "util/mutex.h"
 
 namespace sluice::redis {
 
@@ -68,9 +68,9 @@ class RedisConnection {
   std::string host_;  // the node in use: the URL's, or a MOVED target
   int port_ = 0;
   std::unique_ptr<redisContext, ContextFree> ctx_;
-  std::mutex fd_mu_;  // guards fd_ and interrupted_ against interrupt() from another thread
-  int fd_ = -1;
-  bool interrupted_ = false;
+  Mutex fd_mu_;  // interrupt() comes from another thread
+  int fd_ GUARDED_BY(fd_mu_) = -1;
+  bool interrupted_ GUARDED_BY(fd_mu_) = false;
 };
 
 }  // namespace sluice::redis

@@ -27,7 +27,7 @@ RedisIngestSink::~RedisIngestSink() {
 
 void RedisIngestSink::stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
@@ -81,7 +81,7 @@ source::Reservation RedisIngestSink::try_reserve(std::size_t bytes, std::size_t 
 
 void RedisIngestSink::admit(std::vector<Frame> frames, std::function<void(const Status&)> admitted) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     queue_.push_back(std::move(frames));
   }
   cv_.notify_one();
@@ -89,18 +89,19 @@ void RedisIngestSink::admit(std::vector<Frame> frames, std::function<void(const 
 }
 
 void RedisIngestSink::run() {
-  std::unique_lock lock(mu_);
   while (true) {
-    cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-    if (queue_.empty()) break;
-    auto frames = std::move(queue_.front());
-    queue_.pop_front();
-    lock.unlock();
+    std::vector<Frame> frames;
+    {
+      MutexLock lock(mu_);
+      cv_.wait(mu_, [&]() REQUIRES(mu_) { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) break;
+      frames = std::move(queue_.front());
+      queue_.pop_front();
+    }
     if (auto st = write(frames); !st && st.code() != Code::kClosed) {
       spdlog::error("{}: {} frame(s) could not be written to Redis: {}", stats_.name(), frames.size(),
                     st.to_string());
     }
-    lock.lock();
   }
 }
 

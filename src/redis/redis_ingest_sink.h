@@ -1,9 +1,7 @@
 // RedisIngestSink: the FrameSink of `sluice ingest`. Frames go to Redis instead of a pipeline.
 #pragma once
 
-#include <condition_variable>
 #include <deque>
-#include <mutex>
 #include <string>
 #include <thread>
 
@@ -12,6 +10,7 @@
 #include "redis/backlog_monitor.h"
 #include "redis/frame_writer.h"
 #include "source/source.h"
+#include "util/mutex.h"
 
 namespace sluice::redis {
 
@@ -53,10 +52,10 @@ class RedisIngestSink final : public source::FrameSink {
   engine::MemoryBudget& budget_;
   observe::SourceStats stats_;
   source::Source* source_ = nullptr;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::vector<Frame>> queue_;
-  bool stopping_ = false;
+  Mutex mu_;
+  CondVar cv_;
+  std::deque<std::vector<Frame>> queue_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

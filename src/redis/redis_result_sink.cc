@@ -80,7 +80,7 @@ Status RedisResultSink::write_partition(int p, std::span<const sink::ResultRecor
   commands.emplace_back("EXEC");
 
   auto& part = *partitions_[static_cast<std::size_t>(p)];
-  std::lock_guard lock(part.mu);
+  MutexLock lock(part.mu);
   const auto give_up = Clock::now() + options_.retry_for;
   source::Backoff backoff(std::chrono::milliseconds(50), std::chrono::milliseconds(2000));
   for (int attempt = 1;; ++attempt) {

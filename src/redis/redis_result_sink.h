@@ -4,7 +4,6 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -12,6 +11,7 @@
 #include "redis/redis_connection.h"
 #include "redis/stream_layout.h"
 #include "sink/sink.h"
+#include "util/mutex.h"
 
 namespace sluice::redis {
 
@@ -54,8 +54,8 @@ class RedisResultSink final : public sink::Sink {
  private:
   struct Partition {
     explicit Partition(const RedisUrl& url, ConnectionOptions o) : conn(url, o) {}
-    std::mutex mu;
-    RedisConnection conn;
+    Mutex mu;
+    RedisConnection conn GUARDED_BY(mu);
   };
   Status write_partition(int p, std::span<const sink::ResultRecord* const> records);
 

@@ -76,7 +76,7 @@ Status RedisStreamSource::start(source::FrameSink& sink) {
 void RedisStreamSource::stop() {
   if (threads_.empty()) return;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
@@ -84,7 +84,7 @@ void RedisStreamSource::stop() {
   for (auto& t : threads_) t.join();
   threads_.clear();
   // Reclaimed frames never stored stay pending in Redis; another worker takes them.
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<Frame> left(std::make_move_iterator(claimed_.begin()), std::make_move_iterator(claimed_.end()));
   claimed_.clear();
   table_.remove(left);
@@ -95,8 +95,8 @@ void RedisStreamSource::stop() {
 }
 
 bool RedisStreamSource::pause(milliseconds d) {
-  std::unique_lock lock(mu_);
-  return !cv_.wait_for(lock, d, [this] { return stopping_.load(); });
+  MutexLock lock(mu_);
+  return !cv_.wait_for(mu_, d, [this] { return stopping_.load(); });
 }
 
 void RedisStreamSource::read_loop(int p) {
@@ -106,8 +106,8 @@ void RedisStreamSource::read_loop(int p) {
   bool failing = false;
   while (!stopping_) {
     {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || table_.size() < options_.max_in_flight; });
+      MutexLock lock(mu_);
+      cv_.wait(mu_, [this] { return stopping_ || table_.size() < options_.max_in_flight; });
       if (stopping_) break;
     }
     RedisCommand read("XREADGROUP");
@@ -177,8 +177,8 @@ void RedisStreamSource::feed_loop() {
     std::vector<Frame> batch;
     std::optional<std::pair<Suspect, std::uint64_t>> suspect;
     {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] {
+      MutexLock lock(mu_);
+      cv_.wait(mu_, [this]() REQUIRES(mu_) {
         return stopping_ || !claimed_.empty() || (!isolated_.empty() && suspect_token_ == 0);
       });
       if (stopping_) return;
@@ -197,7 +197,7 @@ void RedisStreamSource::feed_loop() {
       table_.erase(held);
       if (!taken || !*taken) {
         if (!taken) spdlog::warn("{}: cannot take frame {}: {}", name(), s.id, taken.status().to_string());
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         suspect_token_ = 0;  // not ours any more, or pending again for a later round
         continue;
       }
@@ -206,7 +206,7 @@ void RedisStreamSource::feed_loop() {
       spdlog::info("{}: processing frame '{}' (stream {}, seq {}) alone: its {} earlier deliveries failed",
                    name(), c.entry.frame.name, c.entry.frame.stream, c.entry.frame.seq, s.failed);
       {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         suspect_token_ = c.entry.frame.token;
       }
       batch.push_back(std::move(c.entry.frame));
@@ -223,7 +223,7 @@ void RedisStreamSource::feed_loop() {
 void RedisStreamSource::on_frames_done(std::span<const Frame> frames) {
   table_.remove(frames);
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (const auto& f : frames) {
       if (suspect_token_ != 0 && f.token == suspect_token_) suspect_token_ = 0;
     }
@@ -258,7 +258,7 @@ void RedisStreamSource::reclaim_round(std::vector<std::unique_ptr<RedisConnectio
   const std::size_t limit = options_.reclaim.claim_count;
   for (int p = 0; p < options_.layout.partitions && !stopping_; ++p) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (claimed_.size() >= limit || isolated_.size() >= limit) return;  // still feeding the last ones
     }
     auto round = reclaimer_.reclaim(p, *conns[static_cast<std::size_t>(p)]);
@@ -270,7 +270,7 @@ void RedisStreamSource::reclaim_round(std::vector<std::unique_ptr<RedisConnectio
     dead_ += round->dead_lettered;
     if (round->frames.empty() && round->suspects.empty()) continue;
     const auto now = Clock::now();
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (auto& c : round->frames) {
       c.entry.frame.token = table_.add(InFlightEntry{p, c.entry.id, c.deliveries, now});
       claimed_.push_back(std::move(c.entry.frame));

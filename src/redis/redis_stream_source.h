@@ -4,10 +4,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,6 +15,7 @@
 #include "redis/redis_connection.h"
 #include "redis/stream_layout.h"
 #include "source/source.h"
+#include "util/mutex.h"
 
 namespace sluice::redis {
 
@@ -93,13 +92,13 @@ class RedisStreamSource final : public source::Source {
   std::vector<std::unique_ptr<RedisConnection>> readers_;  // one per partition, used by its thread
   std::vector<std::thread> threads_;
 
-  std::mutex mu_;  // guards the queues, suspect_token_ and stopping_ waits
-  std::condition_variable cv_;
-  std::deque<Frame> claimed_;  // reclaimed frames to store
+  Mutex mu_;  // guards the queues and suspect_token_; stopping_ waits on cv_
+  CondVar cv_;
+  std::deque<Frame> claimed_ GUARDED_BY(mu_);  // reclaimed frames to store
   /// Reclaimed suspects (ids only, with their in-flight token for heartbeats), taken and stored
   /// one at a time.
-  std::deque<std::pair<Suspect, std::uint64_t>> isolated_;
-  std::uint64_t suspect_token_ = 0;  // the isolated frame in the pipeline now; 0 = none
+  std::deque<std::pair<Suspect, std::uint64_t>> isolated_ GUARDED_BY(mu_);
+  std::uint64_t suspect_token_ GUARDED_BY(mu_) = 0;  // the isolated frame in the pipeline now; 0 = none
   std::atomic<bool> stopping_{false};
   bool maintenance_failing_ = false;  // maintenance thread only
   int maintenance_errors_ = 0;        // in the current round; maintenance thread only

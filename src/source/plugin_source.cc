@@ -5,10 +5,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
-#include <mutex>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include "util/mutex.h"
 
 namespace sluice::source {
 class PluginInstance;
@@ -99,9 +100,9 @@ class PluginInstance : public std::enable_shared_from_this<PluginInstance> {
 
   std::shared_ptr<const PluginLibrary> library_;  // declared first: released last
   std::string name_;
-  std::mutex log_mu_;
-  Clock::time_point last_error_log_{};
-  std::uint64_t errors_not_logged_ = 0;
+  Mutex log_mu_;
+  Clock::time_point last_error_log_ GUARDED_BY(log_mu_){};
+  std::uint64_t errors_not_logged_ GUARDED_BY(log_mu_) = 0;
 };
 
 extern "C" {
@@ -221,7 +222,7 @@ void PluginInstance::report_error(const char* message) {
   std::uint64_t not_logged = 0;
   bool log_now = false;
   {
-    std::lock_guard lock(log_mu_);
+    MutexLock lock(log_mu_);
     const auto now = Clock::now();
     if (now - last_error_log_ >= kErrorLogInterval) {
       log_now = true;

@@ -6,9 +6,9 @@ DropQueue::PushResult DropQueue::push(Frame frame) {
   PushResult result;
   std::optional<Frame> discarded;  // released outside the lock
   {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     if (policy_ == DropPolicy::kNone) {
-      not_full_.wait(lock, [&] { return closed_ || finished_ || frames_.size() < capacity_; });
+      not_full_.wait(mu_, [&]() REQUIRES(mu_) { return closed_ || finished_ || frames_.size() < capacity_; });
     }
     if (closed_ || finished_) return result;
     if (frames_.size() >= capacity_) {
@@ -33,8 +33,8 @@ DropQueue::PushResult DropQueue::push(Frame frame) {
 std::optional<Frame> DropQueue::pop() {
   std::optional<Frame> frame;
   {
-    std::unique_lock lock(mu_);
-    not_empty_.wait(lock, [&] { return closed_ || finished_ || !frames_.empty(); });
+    MutexLock lock(mu_);
+    not_empty_.wait(mu_, [&]() REQUIRES(mu_) { return closed_ || finished_ || !frames_.empty(); });
     if (closed_ || frames_.empty()) return std::nullopt;
     frame = std::move(frames_.front());
     frames_.pop_front();
@@ -47,7 +47,7 @@ std::optional<Frame> DropQueue::pop() {
 
 void DropQueue::finish() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     finished_ = true;
   }
   not_empty_.notify_all();
@@ -56,7 +56,7 @@ void DropQueue::finish() {
 
 void DropQueue::close() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     closed_ = true;
   }
   not_empty_.notify_all();
@@ -64,7 +64,7 @@ void DropQueue::close() {
 }
 
 std::vector<Frame> DropQueue::take_all() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<Frame> out(std::make_move_iterator(frames_.begin()), std::make_move_iterator(frames_.end()));
   frames_.clear();
   bytes_ = 0;
@@ -73,12 +73,12 @@ std::vector<Frame> DropQueue::take_all() {
 }
 
 std::size_t DropQueue::bytes() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return bytes_;
 }
 
 std::size_t DropQueue::size() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return frames_.size();
 }
 

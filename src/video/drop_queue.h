@@ -4,15 +4,14 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <mutex>
 #include <optional>
 #include <vector>
 
 #include "sluice/frame.h"
+#include "util/mutex.h"
 #include "video/video_options.h"
 
 namespace sluice::video {
@@ -49,20 +48,20 @@ class DropQueue {
   std::size_t capacity() const { return capacity_; }
 
  private:
-  void publish() {
+  void publish() REQUIRES(mu_) {
     if (gauge_ != nullptr) gauge_->store(bytes_, std::memory_order_relaxed);
   }
 
   const std::size_t capacity_;
   const DropPolicy policy_;
-  mutable std::mutex mu_;
-  std::condition_variable not_empty_;
-  std::condition_variable not_full_;
-  std::deque<Frame> frames_;
-  std::size_t bytes_ = 0;
+  mutable Mutex mu_;
+  CondVar not_empty_;
+  CondVar not_full_;
+  std::deque<Frame> frames_ GUARDED_BY(mu_);
+  std::size_t bytes_ GUARDED_BY(mu_) = 0;
   std::atomic<std::uint64_t>* gauge_ = nullptr;
-  bool finished_ = false;
-  bool closed_ = false;
+  bool finished_ GUARDED_BY(mu_) = false;
+  bool closed_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace sluice::video

@@ -52,7 +52,7 @@ Status VideoSource::start(source::FrameSink& sink) {
 void VideoSource::stop() {
   if (!decoder_.joinable() && !storer_.joinable()) return;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
   wake_.notify_all();
@@ -65,14 +65,14 @@ void VideoSource::stop() {
 }
 
 bool VideoSource::sleep_unless_stopped(std::chrono::milliseconds delay) {
-  std::unique_lock lock(mu_);
-  return !wake_.wait_for(lock, delay, [&] { return stopping_.load(); });
+  MutexLock lock(mu_);
+  return !wake_.wait_for(mu_, delay, [&] { return stopping_.load(); });
 }
 
 bool VideoSource::pace(std::int64_t pts_us) {
   const auto due = pacer_.due(pts_us);
-  std::unique_lock lock(mu_);
-  return !wake_.wait_until(lock, due, [&] { return stopping_.load(); });
+  MutexLock lock(mu_);
+  return !wake_.wait_until(mu_, due, [&] { return stopping_.load(); });
 }
 
 void VideoSource::store_loop() {
@@ -92,7 +92,7 @@ void VideoSource::store_loop() {
       // thread ends too.
       stats.count_drop(DropReason::kStopped);
       {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         stopping_ = true;
       }
       wake_.notify_all();

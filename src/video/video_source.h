@@ -5,14 +5,13 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
 #include "source/source.h"
+#include "util/mutex.h"
 #include "video/drop_queue.h"
 #include "video/frame_sampler.h"
 #include "video/pixel_converter.h"
@@ -83,8 +82,8 @@ class VideoSource final : public source::Source {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> decoder_done_{false};
   std::atomic<bool> storer_done_{false};
-  std::mutex mu_;
-  std::condition_variable wake_;
+  Mutex mu_;  // with wake_: sleeps end at once when stopping_ is set
+  CondVar wake_;
   std::thread decoder_;
   std::thread storer_;
 

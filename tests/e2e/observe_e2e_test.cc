@@ -121,7 +121,14 @@ TEST(ObserveEndToEnd, MetricsDuringALiveStreamPassPromtoolAndCountTheFramesSent)
   EXPECT_EQ(m.at("sluice_frame_latency_seconds_count"), 351);
   EXPECT_EQ(m.at(fmt::format("sluice_source_state{{{},state=\"running\"}}", source)), 1);
   EXPECT_EQ(m.at(fmt::format("sluice_source_state{{{},state=\"failed\"}}", source)), 0);
-  EXPECT_EQ(m.at("sluice_build_info{version=\"0.1.0\"}"), 1);
+  // One version everywhere: `sluice --version`, /metrics and /api/status (which the dashboard shows).
+  const auto version_run = run_sluice(dir, {"--version"});
+  ASSERT_EQ(version_run.code, 0) << version_run.err;
+  const std::string version = version_run.out.substr(
+      version_run.out.find(' ') + 1, version_run.out.find_first_of("\r\n") - version_run.out.find(' ') - 1);
+  EXPECT_EQ(version, "0.1.0") << version_run.out;
+  EXPECT_EQ(m.at(fmt::format("sluice_build_info{{version=\"{}\"}}", version)), 1);
+  EXPECT_EQ(json::parse(http_get(http_port, "/api/status").body).at("version"), version);
   EXPECT_GT(m.at("process_resident_memory_bytes"), 1 << 20);
   EXPECT_EQ(m.at("sluice_batch_interval_seconds"), 0.2);
   EXPECT_EQ(m.at("sluice_block_store_bytes"), 0);
