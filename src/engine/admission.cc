@@ -38,6 +38,8 @@ Status SourcePort::store_many(std::vector<Frame>& frames) {
   if (!limiter_.acquire(static_cast<double>(frames.size())))
     return Status(Code::kClosed, "the pipeline is stopping");
   if (!services_.budget.acquire(bytes)) return Status(Code::kClosed, "the pipeline is stopping");
+  // Counted before the log, on the source's thread: a stream is never closed before its frames.
+  if (services_.streams != nullptr) services_.streams->entered(frames);
   if (services_.wal != nullptr) {
     // Frames replayed from the log carry their old position and are not logged twice. Runs of
     // each kind keep their order.
@@ -48,6 +50,7 @@ Status SourcePort::store_many(std::vector<Frame>& frames) {
       if (!replayed) {
         if (auto st = services_.wal->append(std::span<Frame>(frames).subspan(begin, end - begin)); !st) {
           services_.budget.release(bytes);
+          if (services_.streams != nullptr) services_.streams->done(frames);
           return st;
         }
       }
@@ -73,6 +76,7 @@ source::Reservation SourcePort::try_reserve(std::size_t bytes, std::size_t frame
 }
 
 void SourcePort::admit(std::vector<Frame> frames, std::function<void(const Status&)> admitted) {
+  if (services_.streams != nullptr) services_.streams->entered(frames);
   if (services_.wal == nullptr) {
     enter(frames);
     admitted(Status::ok());
@@ -84,6 +88,7 @@ void SourcePort::admit(std::vector<Frame> frames, std::function<void(const Statu
                                   enter(logged);
                                 } else {
                                   services_.budget.release(payload_bytes(logged));
+                                  if (services_.streams != nullptr) services_.streams->done(logged);
                                 }
                                 admitted(st);
                               });
@@ -111,8 +116,9 @@ Result<std::uint64_t> SourcePort::open_stream(std::string_view peer) {
   return id;
 }
 
-void SourcePort::close_stream(std::uint64_t, const Status& why) {
+void SourcePort::close_stream(std::uint64_t stream, const Status& why) {
   --stats_.streams_open;
+  if (services_.streams != nullptr) services_.streams->closed(stream);
   if (why.is_ok() || why.code() == Code::kClosed) return;
   ++services_.metrics.streams_failed;
   ++stats_.errors;

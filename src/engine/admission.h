@@ -10,6 +10,7 @@
 #include "engine/memory_budget.h"
 #include "engine/rate_limiter.h"
 #include "engine/stream_id_allocator.h"
+#include "engine/stream_ledger.h"
 #include "observe/pipeline_metrics.h"
 #include "observe/source_stats.h"
 #include "source/source.h"
@@ -25,6 +26,8 @@ struct AdmissionServices {
   store::WriteAheadLog* wal = nullptr;
   /// Frames were appended to a block generator (continuous mode may cut a batch).
   std::function<void()> frames_arrived;
+  /// Counts each stream's frames in flight, so its sink records go once it is closed and drained.
+  StreamLedger* streams = nullptr;
 };
 
 class SourcePort final : public source::FrameSink {

@@ -33,6 +33,10 @@ StreamingContext::StreamingContext(PipelineConfig config, const model::ModelBund
       committer_(Committer::Services{sink_, budget_, metrics_, nullptr,
                                      [this](std::size_t source, std::span<const Frame> frames) {
                                        sources_[source]->on_frames_done(frames);
+                                       stream_ledger_.done(frames);
+                                       for (const auto stream : stream_ledger_.take_finished()) {
+                                         sink_.forget_stream(stream);
+                                       }
                                      },
                                      [this](BatchRun& batch) { batch_committed(batch); }},
                  Committer::Policy{config_.fsync, config_.fsync_interval}) {
@@ -140,7 +144,8 @@ Status StreamingContext::start() {
     generator_ptrs.push_back(generators_.back().get());
     source_stats_.push_back(std::make_unique<observe::SourceStats>(sources_[i]->name()));
     ports_.push_back(std::make_unique<SourcePort>(
-        AdmissionServices{budget_, stream_ids_, metrics_, wal_, [this] { scheduler_->frames_arrived(); }},
+        AdmissionServices{budget_, stream_ids_, metrics_, wal_, [this] { scheduler_->frames_arrived(); },
+                          &stream_ledger_},
         *generators_.back(), rates_.add_source(), *source_stats_.back()));
   }
   committer_.start();

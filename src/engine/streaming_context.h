@@ -21,6 +21,7 @@
 #include "engine/rate_controller.h"
 #include "engine/result_listener.h"
 #include "engine/stream_id_allocator.h"
+#include "engine/stream_ledger.h"
 #include "engine/task_queue.h"
 #include "model/model_bundle.h"
 #include "observe/pipeline_metrics.h"
@@ -103,6 +104,7 @@ class StreamingContext {
   BlockStore store_;
   TaskQueue<Task> tasks_;
   RateController rates_;
+  StreamLedger stream_ledger_;  // before the committer, whose thread uses it
   Committer committer_;
   StreamIdAllocator stream_ids_;
   store::WriteAheadLog* wal_ = nullptr;

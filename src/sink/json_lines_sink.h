@@ -49,7 +49,7 @@ class JsonLinesSink final : public Sink {
   const ExistingOutput& existing() const { return existing_; }
   const std::string& path() const { return path_; }
   /// Dedup: a stream that can get no more lines; its entries are dropped (committer thread).
-  void forget_stream(std::uint64_t stream);
+  void forget_stream(std::uint64_t stream) override;
   /// Dedup: keeps only the streams for which `keep` is true (before the first delivery).
   void retain_streams(const std::function<bool(std::uint64_t)>& keep);
 

@@ -27,6 +27,8 @@ class Sink {
   virtual Status commit(Durability durability) = 0;
   /// Bytes the sink holds in memory that grow with the stream (a dedup index), for the budget.
   virtual std::size_t memory_bytes() const { return 0; }
+  /// A stream that can get no more lines: what the sink keeps for it goes (the committer's thread).
+  virtual void forget_stream(std::uint64_t /*stream*/) {}
 };
 
 }  // namespace sluice::sink

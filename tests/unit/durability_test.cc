@@ -227,6 +227,35 @@ TEST(RestartWithDedup, NewFramesAfterARestartWithALogAreNotDuplicates) {
   restart_with_dedup(true);
 }
 
+// --dedup's record of a stream goes with the stream: a plain connection that closed and whose
+// lines are all durable can get no more lines (its id is never reused), so what the index held for
+// it is released. 30 connections come and go; the index ends holding at most the last one's
+// record, not 30 (160 bytes each, counted against the memory budget).
+TEST(DedupMemory, IsReleasedWhenAPlainStreamClosedAndAllItsLinesAreDurable) {
+  SLUICE_REQUIRE_PATH(fashion_bundle());
+  SLUICE_REQUIRE_PATH(fashion_images());
+  const auto& frames = fashion_frames(3);
+  ScratchDir dir("dedup-memory");
+  const auto config = durable_config(dir.path, nullptr, /*dedup=*/true, /*wal=*/false);
+  auto p = start_pipeline(config, "127.0.0.1:0");
+  ASSERT_TRUE(p);
+  constexpr std::uint64_t kStreams = 30;
+  for (std::uint64_t i = 0; i < kStreams; ++i) {
+    auto producer = ProducerThread::plain(frames, listen_port(*p));
+    const auto sent = producer->wait(30s);
+    ASSERT_TRUE(sent.has_value() && *sent) << "connection " << i;
+    ASSERT_TRUE(wait_until([&] { return lines_counted(*p) >= 3 * (i + 1); }, 20s)) << "connection " << i;
+  }
+  // A stream closed after its last line is released at the next commit: every stream but the
+  // last is gone by now, whatever the timing.
+  const auto held = status(*p)["queue"]["budget_held_bytes"].get<std::uint64_t>();
+  EXPECT_LE(held, 2u * 160u) << "the dedup index still holds closed streams";
+  EXPECT_TRUE(p->stop(20s));
+  const auto out = read_output(config.output);
+  EXPECT_EQ(out.lines, 3 * kStreams);
+  EXPECT_EQ(out.keys.size(), 3 * kStreams) << "every frame once";
+}
+
 }  // namespace
 }  // namespace sluice::test
 
