@@ -1,5 +1,6 @@
 // Hostile peers against the real `sluice serve`: frames that would exhaust memory, decompression
-// bombs, a producer that never reads its acks, an idle connection.
+// bombs, degenerate images (0 or huge sides, lying headers), a producer that never reads its acks,
+// an idle connection.
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/ioctl.h>
@@ -8,9 +9,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include <fmt/format.h>
@@ -18,9 +21,13 @@
 
 #include "net/socket.h"
 #include "support/child_process.h"
+#include "support/degenerate_images.h"
 #include "support/durability_harness.h"
+#include "support/results.h"
+#include "support/serve_process.h"
 #include "support/test_env.h"
 #include "support/wait.h"
+#include "support/wire_records.h"
 #include "wire/frame_codec.h"
 #include "wire/protocol_v2.h"
 
@@ -352,6 +359,90 @@ TEST(HostilePeersEndToEnd, ATcpListenSourceClosesAnIdleConnectionAfterTheIdleTim
   ASSERT_EQ(serve.wait(60s), 0);
   EXPECT_NE(read_file(dir.path + "/serve.log").find("rule: --idle-timeout"), std::string::npos)
       << read_file(dir.path + "/serve.log");
+}
+
+// Issue 18: one 0x0 PNG killed the server (SIGFPE in the resize arithmetic). The whole degenerate
+// set arrives on one connection while an honest producer streams on another.
+TEST(HostilePeersEndToEnd, DegenerateImagesEachGetOneErrorLineAndAnHonestProducerAllItsLines) {
+  SLUICE_REQUIRE_SETUP(fashion_bundle());
+  SLUICE_REQUIRE_PATH(fashion_images());
+  ServeProcess serve({.tag = "degenerate", .http = true});
+  ASSERT_TRUE(serve.ready()) << serve.log();
+  // The rule each error line must name, for the images that must fail; the others (valid but odd
+  // layouts, truncated data libjpeg may still decode) get exactly one line of either kind.
+  const std::map<std::string, std::string> rules = {
+      {"png_0x0", "(rule: both sides must be > 0)"},
+      {"png_0x5", "(rule: both sides must be > 0)"},
+      {"png_5x0", "(rule: both sides must be > 0)"},
+      {"jpeg_0x0", "(rule: both sides must be > 0)"},
+      {"jpeg_0x16", "(rule: both sides must be > 0)"},
+      {"png_2p31x1", "(rule: each side must be below 2^31"},
+      {"png_huge_header", "(rule: each side must be below 2^31"},
+      {"jpeg_65535x65535", "(rule: --max-pixels)"},
+      {"png_header_lies", "decode: corrupt PNG data"},
+  };
+  const auto images = degenerate_images();
+  constexpr int kHonest = 300;
+  std::jthread honest([&] {
+    auto fd = net::connect_tcp({"127.0.0.1", serve.port()}, 5000ms);
+    if (!fd) return;
+    for (int i = 0; i < kHonest; ++i) {
+      if (!net::write_all(fd->get(),
+                          wire_record(fmt::format("{:05}", i), fashion_png(static_cast<std::size_t>(i)))))
+        return;
+    }
+    (void)net::write_all(fd->get(), end_of_stream());
+  });
+  {
+    auto fd = net::connect_tcp({"127.0.0.1", serve.port()}, 5000ms);
+    ASSERT_TRUE(fd);
+    for (const auto& [name, bytes] : images) ASSERT_TRUE(net::write_all(fd->get(), wire_record(name, bytes)));
+    ASSERT_TRUE(net::write_all(fd->get(), end_of_stream()));
+  }
+  honest.join();
+  const std::size_t expected = kHonest + images.size();
+  ASSERT_EQ(serve.wait_for_lines(expected, 120s), expected) << serve.log();
+  // Still up: a new connection is answered.
+  ASSERT_TRUE(send_and_close(serve.port(), make_frame("after", 100)));
+  ASSERT_EQ(serve.wait_for_lines(expected + 1, 60s), expected + 1) << serve.log();
+  const auto metrics = serve.wait_for_metrics([](const MetricSamples& m) {
+    return m.count("sluice_frames_in_flight") && m.at("sluice_frames_in_flight") == 0;
+  });
+  ASSERT_EQ(serve.stop(), 0) << serve.log();
+
+  const auto lines = serve.lines();
+  ASSERT_EQ(lines.size(), expected + 1);
+  std::map<std::string, int> count;
+  std::map<std::string, std::uint64_t> failed_by_reason;
+  std::vector<json> honest_lines;
+  for (const auto& line : lines) {
+    const auto name = line["name"].get<std::string>();
+    ++count[name];
+    if (line.contains("error")) {
+      const auto error = line["error"].get<std::string>();
+      ++failed_by_reason[error.substr(0, error.find(':'))];
+    }
+    if (name.size() == 5 && std::isdigit(static_cast<unsigned char>(name[0]))) honest_lines.push_back(line);
+  }
+  for (const auto& [name, bytes] : images) EXPECT_EQ(count[name], 1) << name << ": exactly one line";
+  for (const auto& [name, rule] : rules) {
+    const auto answer = by_name(lines)[name];
+    ASSERT_TRUE(answer.contains("error")) << name << ": " << answer.dump();
+    EXPECT_NE(answer["error"].get<std::string>().find(rule), std::string::npos)
+        << name << " names " << rule << ": " << answer.dump();
+  }
+  // The honest producer got every line, each a prediction, as accurate as ever.
+  ASSERT_EQ(honest_lines.size(), static_cast<std::size_t>(kHonest));
+  for (const auto& line : honest_lines) EXPECT_TRUE(line.contains("top")) << line.dump();
+  expect_classified(honest_lines, kHonest, 0.8);
+  // /metrics counts the failures by reason, as the lines say.
+  for (const auto& [reason, n] : failed_by_reason) {
+    EXPECT_EQ(metrics.at(fmt::format("sluice_frames_failed_total{{reason=\"{}\"}}", reason)),
+              static_cast<double>(n))
+        << reason;
+  }
+  EXPECT_EQ(failed_by_reason["limit"], 3u);
+  EXPECT_GE(failed_by_reason["decode"], 6u);
 }
 
 }  // namespace
