@@ -11,7 +11,7 @@ build=${SLUICE_FUZZ_BUILD_DIR:-build-fuzz}
 CC=clang-14 CXX=clang++-14 cmake -S fuzz -B "$build" >/dev/null
 cmake --build "$build" -j"$(nproc)"
 mkdir -p artifacts/fuzz
-for target in frame_parser image_decode wal_record; do
+for target in frame_parser image_decode frame_path wal_record; do
   work=$(mktemp -d)
   cp fuzz/corpus/"$target"/* "$work"/
   echo "== fuzz $target for ${seconds}s"

@@ -4,6 +4,9 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <mutex>
 
 #include "api/submit_source.h"
@@ -173,7 +176,9 @@ Status Pipeline::add_source(std::string_view spec) {
   if (preprocess) {
     defaults.video_resize_target = [spec = *preprocess](int width, int height) {
       const auto [w, h] = vision::resize_target(spec, width, height);
-      return std::pair<int, int>(static_cast<int>(w), static_cast<int>(h));
+      constexpr std::int64_t kMaxSide = std::numeric_limits<int>::max();
+      return std::pair<int, int>(static_cast<int>(std::min(w, kMaxSide)),
+                                 static_cast<int>(std::min(h, kMaxSide)));
     };
   }
   auto made = source::make_source(*parsed, defaults);

@@ -1,10 +1,9 @@
 #include "engine/frame_preparer.h"
 
-#include <algorithm>
+#include <cstdint>
+#include <utility>
 
 #include <fmt/format.h>
-
-#include "vision/image_probe.h"
 
 namespace sluice::engine {
 namespace {
@@ -12,6 +11,17 @@ namespace {
 // A decoded image buffer larger than this is given back after use rather than kept for the
 // next frame, so one huge image does not hold its memory for the life of the executor.
 constexpr std::size_t kKeepDecodeBytes = 16u << 20;
+
+// The decoder's hook: reserves for the image once its header is checked, before its buffers exist.
+template <typename Reserve>
+class ReservingAdmission final : public vision::DecodeAdmission {
+ public:
+  explicit ReservingAdmission(Reserve reserve) : reserve_(std::move(reserve)) {}
+  Status admit(const vision::DecodePlan& plan) override { return reserve_(plan); }
+
+ private:
+  Reserve reserve_;
+};
 
 }  // namespace
 
@@ -24,32 +34,29 @@ FramePreparer::FramePreparer(vision::Preprocessor preprocessor, std::uint64_t ma
   if (jpeg_dct_scaling) decoder_.set_scaling_target(&preprocessor_.spec());
 }
 
-Status FramePreparer::reserve(std::uint64_t width, std::uint64_t height, std::size_t& reserved) {
+Status FramePreparer::reserve(int width, int height, std::uint64_t decode_bytes, std::size_t& reserved) {
   reserved = 0;
-  const std::uint64_t pixels = width * height;
-  if (pixels > max_pixels_) {
-    return Status(Code::kLimit,
-                  fmt::format("image is {}x{} = {} pixels, above the limit of {} (rule: --max-pixels)", width,
-                              height, pixels, max_pixels_));
-  }
+  // Whatever the preprocessing would refuse (a resize beyond Pillow's sizes, a size the model
+  // cannot take without a resize) is refused before the image is decoded.
+  auto geometry = preprocessor_.geometry(width, height);
+  if (!geometry) return geometry.status();
+  const std::uint64_t preprocess_bytes = preprocessor_.buffer_bytes(*geometry, width, height);
+  const std::uint64_t need =
+      decode_bytes > UINT64_MAX - preprocess_bytes ? UINT64_MAX : decode_bytes + preprocess_bytes;
+  last_need_ = need;
   if (decode_budget_ == nullptr) return Status::ok();
-  // The decoded image, the resize's intermediate rows, and its output.
-  const int channels = preprocessor_.spec().channels();
-  const auto [tw, th] =
-      vision::resize_target(preprocessor_.spec(), static_cast<int>(width), static_cast<int>(height));
-  const std::uint64_t w = static_cast<std::uint64_t>(std::max<long long>(tw, 0));
-  const std::uint64_t h = static_cast<std::uint64_t>(std::max<long long>(th, 0));
-  const auto need =
-      static_cast<std::size_t>(static_cast<std::uint64_t>(channels) * (pixels + height * w + w * h));
-  if (!decode_budget_->fits(need)) {
+  if (need > SIZE_MAX || !decode_budget_->fits(static_cast<std::size_t>(need))) {
     return Status(
         Code::kLimit,
         fmt::format("decoding this {}x{} image needs {} MiB, more than the {} MiB the memory budget "
                     "leaves for decoding (rule: --memory-budget; raise it, or lower --max-pixels)",
-                    width, height, (need + (1u << 20) - 1) >> 20, decode_budget_->limit() >> 20));
+                    width, height, (need >> 20) + ((need & ((1u << 20) - 1)) != 0 ? 1 : 0),
+                    decode_budget_->limit() >> 20));
   }
-  if (!decode_budget_->acquire(need)) return Status(Code::kClosed, "the pipeline is stopping");
-  reserved = need;
+  if (!decode_budget_->acquire(static_cast<std::size_t>(need))) {
+    return Status(Code::kClosed, "the pipeline is stopping");
+  }
+  reserved = static_cast<std::size_t>(need);
   return Status::ok();
 }
 
@@ -73,13 +80,23 @@ Status FramePreparer::adopt_raw_pixels(const Frame& frame) {
   image_.channels = channels;
   const auto bytes = frame.payload.bytes();
   image_.pixels.assign(bytes.begin(), bytes.end());
+  last_decoder_ = bytes.size();
   return Status::ok();
 }
 
 Status FramePreparer::prepare(const Frame& frame, std::span<float> out) {
   if (!frame.pixels.raw()) return prepare(frame.payload.bytes(), out);
+  last_need_ = last_decoder_ = 0;
+  const auto& px = frame.pixels;
+  if (px.width == 0 || px.height == 0) return adopt_raw_pixels(frame);  // its error names the rule
   std::size_t reserved = 0;
-  Status st = reserve(frame.pixels.width, frame.pixels.height, reserved);
+  Status st = vision::check_image_dimensions(px.width, px.height, max_pixels_);
+  if (st) {
+    st = reserve(static_cast<int>(px.width), static_cast<int>(px.height),
+                 static_cast<std::uint64_t>(px.width) * px.height *
+                     static_cast<std::uint64_t>(preprocessor_.spec().channels()),
+                 reserved);
+  }
   if (st) st = adopt_raw_pixels(frame);
   if (st) st = preprocessor_.run(image_, out);
   if (image_.pixels.capacity() > kKeepDecodeBytes) image_.pixels = std::vector<std::uint8_t>();
@@ -88,13 +105,15 @@ Status FramePreparer::prepare(const Frame& frame, std::span<float> out) {
 }
 
 Status FramePreparer::prepare(std::span<const std::uint8_t> bytes, std::span<float> out) {
-  const int channels = preprocessor_.spec().channels();
-  // Reserve what decoding this image will hold, before any pixel buffer exists.
+  last_need_ = 0;
+  // The decoder reserves through this hook what decoding and preprocessing this image will hold,
+  // once its header is checked and before any pixel buffer exists.
   std::size_t reserved = 0;
-  if (const auto size = vision::probe_image(bytes)) {
-    if (auto st = reserve(size->width, size->height, reserved); !st) return st;
-  }
-  Status st = decoder_.decode(bytes, channels, image_);
+  ReservingAdmission admission([this, &reserved](const vision::DecodePlan& plan) {
+    return reserve(plan.width, plan.height, plan.bytes, reserved);
+  });
+  Status st = decoder_.decode(bytes, preprocessor_.spec().channels(), image_, &admission);
+  last_decoder_ = decoder_.last_buffer_bytes();
   if (st) st = preprocessor_.run(image_, out);
   if (image_.pixels.capacity() > kKeepDecodeBytes) image_.pixels = std::vector<std::uint8_t>();
   if (reserved > 0) decode_budget_->release(reserved);

@@ -28,11 +28,18 @@ class FramePreparer {
   Status prepare(std::span<const std::uint8_t> bytes, std::span<float> out);
 
   const vision::Preprocessor& preprocessor() const { return preprocessor_; }
+  /// The bytes the last frame needed at its peak (decode and preprocessing buffers), as reserved
+  /// from the decode budget when there is one; 0 when it failed before its header was checked.
+  std::uint64_t last_need_bytes() const { return last_need_; }
+  /// The bytes the decoder's own buffers (or a raw frame's copy) took for the last frame: at most
+  /// last_need_bytes().
+  std::uint64_t last_decoder_bytes() const { return last_decoder_; }
 
  private:
-  /// Reserves the decode budget for a width x height image (and its resize), after the pixel
-  /// limit; `reserved` says how much to give back.
-  Status reserve(std::uint64_t width, std::uint64_t height, std::size_t& reserved);
+  /// Checks a width x height image (already within the pixel limit) against the preprocessing,
+  /// then reserves `decode_bytes` plus what preprocessing it takes; `reserved` says how much to
+  /// give back. Called before any buffer for the image exists.
+  Status reserve(int width, int height, std::uint64_t decode_bytes, std::size_t& reserved);
   /// Copies a raw frame's pixels into image_, checked as an image header would be.
   Status adopt_raw_pixels(const Frame& frame);
 
@@ -41,6 +48,8 @@ class FramePreparer {
   MemoryBudget* decode_budget_;
   vision::ImageDecoder decoder_;
   vision::DecodedImage image_;
+  std::uint64_t last_need_ = 0;
+  std::uint64_t last_decoder_ = 0;
 };
 
 }  // namespace sluice::engine

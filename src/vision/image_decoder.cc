@@ -2,13 +2,46 @@
 
 #include <turbojpeg.h>
 
+#include <algorithm>
+#include <climits>
 #include <cstring>
+#include <optional>
 
 #include <fmt/format.h>
 
+#include "vision/image_probe.h"
 #include "vision/pillow_convert.h"
 
 namespace sluice::vision {
+namespace {
+
+// libjpeg-turbo's own buffers for a width x height frame of `components`: the whole image's DCT
+// coefficients when it keeps them (a progressive or multi-scan frame: 64 coefficients of 2 bytes
+// per 8x8 block, blocks padded to an MCU of up to 4x4 blocks), its row buffers (context rows and
+// upsampling, at most 64 rows per component at the full width), TurboJPEG's row pointers, and a
+// fixed part for tables, the Huffman state and pool headers.
+std::uint64_t libjpeg_buffer_bytes(int width, int height, int components, bool whole_image, int out_height) {
+  constexpr std::uint64_t kFixed = 1u << 20;
+  const auto w = static_cast<std::uint64_t>(width), h = static_cast<std::uint64_t>(height);
+  const auto c = static_cast<std::uint64_t>(components);
+  std::uint64_t bytes = kFixed + c * (w + 64) * 64 + static_cast<std::uint64_t>(out_height) * sizeof(void*);
+  if (whole_image) bytes += c * ((w + 7) / 8 + 4) * ((h + 7) / 8 + 4) * 64 * 2;
+  return bytes;
+}
+
+// The components libjpeg holds for a frame TurboJPEG reports in `colorspace`; the probe's count
+// when it read the same frame (libjpeg allows up to 10).
+int jpeg_components(int colorspace, const std::optional<ImageSize>& header, int width, int height) {
+  int components = colorspace == TJCS_GRAY ? 1 : (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK) ? 4 : 3;
+  if (header && static_cast<int>(header->width) == width && static_cast<int>(header->height) == height) {
+    components = std::max(components, std::min(header->components, 10));
+  } else {
+    components = 10;
+  }
+  return components;
+}
+
+}  // namespace
 
 struct ImageDecoder::TurboHandle {
   tjhandle handle = tjInitDecompress();
@@ -22,11 +55,16 @@ ImageDecoder::ImageDecoder(std::uint64_t max_pixels)
 
 ImageDecoder::~ImageDecoder() = default;
 
-Status check_image_dimensions(int width, int height, std::uint64_t max_pixels) {
+Status check_image_dimensions(std::int64_t width, std::int64_t height, std::uint64_t max_pixels) {
   if (width <= 0 || height <= 0) {
     return Status(
         Code::kDecode,
         fmt::format("image header claims {}x{} pixels (rule: both sides must be > 0)", width, height));
+  }
+  if (width > INT_MAX || height > INT_MAX) {
+    return Status(Code::kLimit, fmt::format("image header claims {}x{} pixels (rule: each side must be "
+                                            "below 2^31, and --max-pixels bounds their product)",
+                                            width, height));
   }
   const auto pixels = static_cast<std::uint64_t>(width) * static_cast<std::uint64_t>(height);
   if (pixels > max_pixels) {
@@ -37,22 +75,33 @@ Status check_image_dimensions(int width, int height, std::uint64_t max_pixels) {
   return Status::ok();
 }
 
-Status ImageDecoder::decode(std::span<const std::uint8_t> bytes, int channels, DecodedImage& out) {
+Status ImageDecoder::decode(std::span<const std::uint8_t> bytes, int channels, DecodedImage& out,
+                            DecodeAdmission* admission) {
+  last_buffer_bytes_ = 0;
   if (channels != 1 && channels != 3) {
     return Status(Code::kInvalidArgument, fmt::format("cannot decode to {} channels", channels));
   }
+  // The header's claim, checked before the codec library reads it: the library's own refusal of a
+  // 0 or huge side would not name the rule.
+  if (const auto header = probe_image(bytes)) {
+    if (auto st = check_image_dimensions(header->width, header->height, max_pixels_); !st) return st;
+  }
   if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF) {
-    return decode_jpeg(bytes, channels, out);
+    return decode_jpeg(bytes, channels, out, admission);
   }
   static constexpr std::uint8_t kPngMagic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
-  if (bytes.size() >= 8 && std::memcmp(bytes.data(), kPngMagic, 8) == 0)
-    return png_.decode(bytes, channels, max_pixels_, out);
+  if (bytes.size() >= 8 && std::memcmp(bytes.data(), kPngMagic, 8) == 0) {
+    auto st = png_.decode(bytes, channels, max_pixels_, out, admission);
+    last_buffer_bytes_ = png_.last_buffer_bytes();
+    return st;
+  }
   return Status(
       Code::kDecode,
       fmt::format("payload of {} bytes is neither JPEG nor PNG (unknown magic bytes)", bytes.size()));
 }
 
-Status ImageDecoder::decode_jpeg(std::span<const std::uint8_t> bytes, int channels, DecodedImage& out) {
+Status ImageDecoder::decode_jpeg(std::span<const std::uint8_t> bytes, int channels, DecodedImage& out,
+                                 DecodeAdmission* admission) {
   if (turbo_->handle == nullptr) return Status(Code::kInternal, "libjpeg-turbo could not be initialised");
   int width = 0, height = 0, subsampling = 0, colorspace = 0;
   // The TurboJPEG API takes a non-const pointer but does not write through it.
@@ -82,11 +131,6 @@ Status ImageDecoder::decode_jpeg(std::span<const std::uint8_t> bytes, int channe
       }
     }
   }
-  out.width = out_width;
-  out.height = out_height;
-  out.channels = channels;
-  const auto pixels = static_cast<std::size_t>(out_width) * static_cast<std::size_t>(out_height);
-  out.pixels.resize(pixels * static_cast<std::size_t>(channels));
   // What libjpeg-turbo decodes to: Pillow opens a gray JPEG as L, a YCbCr or RGB one as RGB and a
   // CMYK or YCCK one as CMYK, then converts. Only gray -> L and colour -> RGB need no conversion.
   const bool cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
@@ -98,13 +142,35 @@ Status ImageDecoder::decode_jpeg(std::span<const std::uint8_t> bytes, int channe
     format = TJPF_GRAY;
   }
   const int decoded_channels = tjPixelSize[format];
+  const auto pixels = static_cast<std::size_t>(out_width) * static_cast<std::size_t>(out_height);
+  const std::size_t converted_bytes =
+      decoded_channels != channels ? pixels * static_cast<std::size_t>(decoded_channels) : 0;
+  const std::size_t out_bytes = pixels * static_cast<std::size_t>(channels);
+  if (admission != nullptr) {
+    const auto header = probe_image(bytes);
+    const bool whole_image = !header || header->jpeg_whole_image_coefficients ||
+                             static_cast<int>(header->width) != width ||
+                             static_cast<int>(header->height) != height;
+    const std::uint64_t library = libjpeg_buffer_bytes(
+        width, height, jpeg_components(colorspace, header, width, height), whole_image, out_height);
+    if (auto st = admission->admit({out_width, out_height, out_bytes + converted_bytes + library}); !st) {
+      return st;
+    }
+  }
+  out.width = out_width;
+  out.height = out_height;
+  out.channels = channels;
+  out.pixels.resize(out_bytes);
   std::uint8_t* target = out.pixels.data();
-  if (decoded_channels != channels) {
-    converted_.resize(pixels * static_cast<std::size_t>(decoded_channels));
+  if (converted_bytes > 0) {
+    converted_.resize(converted_bytes);
     target = converted_.data();
   }
-  // Flags 0: the accurate integer DCT and fancy upsampling, as Pillow decodes.
-  if (tjDecompress2(turbo_->handle, data, size, target, out_width, 0, out_height, format, 0) != 0 &&
+  last_buffer_bytes_ = out_bytes + converted_bytes;
+  // The accurate integer DCT and fancy upsampling, as Pillow decodes; a progressive JPEG of more
+  // than 500 scans (a CPU bomb: each scan walks the whole coefficient buffer) is refused.
+  if (tjDecompress2(turbo_->handle, data, size, target, out_width, 0, out_height, format,
+                    TJFLAG_LIMITSCANS) != 0 &&
       tjGetErrorCode(turbo_->handle) == TJERR_FATAL) {
     return Status(Code::kDecode, fmt::format("corrupt JPEG data: {}", tjGetErrorStr2(turbo_->handle)));
   }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "sluice/status.h"
+#include "vision/decode_admission.h"
 #include "vision/image.h"
 #include "vision/png_reader.h"
 #include "vision/preprocess.h"
@@ -15,8 +16,9 @@ namespace sluice::vision {
 
 inline constexpr std::uint64_t kDefaultMaxPixels = 64ull << 20;  // 64 Mpixel
 
-/// Both sides > 0 and width x height <= max_pixels, or the rule that is broken (--max-pixels).
-Status check_image_dimensions(int width, int height, std::uint64_t max_pixels);
+/// Both sides > 0 and below 2^31, and width x height <= max_pixels, or the rule that is broken
+/// (--max-pixels). Takes a header's values as they are, before any arithmetic on them.
+Status check_image_dimensions(std::int64_t width, std::int64_t height, std::uint64_t max_pixels);
 
 /// Decodes as Pillow 9.4 opens an image and converts it with convert('RGB') (3 channels) or
 /// convert('L') (1 channel), pixel for pixel: JPEG through libjpeg-turbo (the library Pillow
@@ -31,8 +33,14 @@ class ImageDecoder {
   ImageDecoder(const ImageDecoder&) = delete;
   ImageDecoder& operator=(const ImageDecoder&) = delete;
 
-  /// Decodes to `channels` (1 = gray, 3 = RGB) into `out`, reusing its buffer.
-  Status decode(std::span<const std::uint8_t> bytes, int channels, DecodedImage& out);
+  /// Decodes to `channels` (1 = gray, 3 = RGB) into `out`, reusing its buffer. `admission`, when
+  /// given, is asked once the header is checked and before any buffer for the image is sized.
+  Status decode(std::span<const std::uint8_t> bytes, int channels, DecodedImage& out,
+                DecodeAdmission* admission = nullptr);
+
+  /// The bytes the last decode sized its own buffers to (output, conversion buffer, rows): at
+  /// most the plan's `bytes`, which also counts the codec library's buffers.
+  std::uint64_t last_buffer_bytes() const { return last_buffer_bytes_; }
 
   /// Opt-in speed for exactness: lets JPEG decoding scale in the DCT domain (libjpeg-turbo's
   /// scaling factors, 1/2 down to 1/8) when the spec's resize target is at most a quarter of the
@@ -42,7 +50,8 @@ class ImageDecoder {
   void set_scaling_target(const PreprocessSpec* spec) { scaling_target_ = spec; }
 
  private:
-  Status decode_jpeg(std::span<const std::uint8_t> bytes, int channels, DecodedImage& out);
+  Status decode_jpeg(std::span<const std::uint8_t> bytes, int channels, DecodedImage& out,
+                     DecodeAdmission* admission);
 
   std::uint64_t max_pixels_;
   const PreprocessSpec* scaling_target_ = nullptr;
@@ -50,6 +59,7 @@ class ImageDecoder {
   std::unique_ptr<TurboHandle> turbo_;
   PngReader png_;
   std::vector<std::uint8_t> converted_;  // a JPEG decoded to RGB or CMYK before Pillow's conversion
+  std::uint64_t last_buffer_bytes_ = 0;
 };
 
 }  // namespace sluice::vision

@@ -15,13 +15,24 @@ std::uint32_t be16(const std::uint8_t* p) {
 std::optional<ImageSize> probe_png(std::span<const std::uint8_t> b) {
   // Signature (8), IHDR length (4), "IHDR" (4), width (4), height (4).
   if (b.size() < 24 || std::memcmp(b.data() + 12, "IHDR", 4) != 0) return std::nullopt;
-  return ImageSize{be32(b.data() + 16), be32(b.data() + 20)};
+  ImageSize s;
+  s.format = ImageFormat::kPng;
+  s.width = be32(b.data() + 16);
+  s.height = be32(b.data() + 20);
+  return s;
 }
 
+// The frame header, and whether the whole image's coefficients are buffered: assumed when the
+// first scan's header is not there to say otherwise.
 std::optional<ImageSize> probe_jpeg(std::span<const std::uint8_t> b) {
+  std::optional<ImageSize> frame;
+  const auto without_scan = [&frame] {
+    if (frame) frame->jpeg_whole_image_coefficients = true;
+    return frame;
+  };
   std::size_t pos = 2;  // after SOI
   while (pos + 4 <= b.size()) {
-    if (b[pos] != 0xFF) return std::nullopt;
+    if (b[pos] != 0xFF) return without_scan();
     const std::uint8_t marker = b[pos + 1];
     if (marker == 0xFF) {  // fill byte
       ++pos;
@@ -34,13 +45,26 @@ std::optional<ImageSize> probe_jpeg(std::span<const std::uint8_t> b) {
     const std::size_t length = be16(b.data() + pos + 2);
     // Start-of-frame markers C0..CF, except DHT (C4), JPG (C8) and DAC (CC).
     if (marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC) {
-      if (pos + 9 > b.size()) return std::nullopt;
-      return ImageSize{be16(b.data() + pos + 7), be16(b.data() + pos + 5)};
+      if (frame) return without_scan();  // a second frame header: libjpeg refuses it
+      if (pos + 10 > b.size()) return std::nullopt;
+      ImageSize s;
+      s.format = ImageFormat::kJpeg;
+      s.height = be16(b.data() + pos + 5);
+      s.width = be16(b.data() + pos + 7);
+      s.components = b[pos + 9];
+      // C2, C6, CA, CE: progressive frames, whose coefficients libjpeg keeps for the whole image.
+      s.jpeg_whole_image_coefficients = (marker & 0x03) == 0x02;
+      frame = s;
+    } else if (marker == 0xDA) {  // the first scan's header: libjpeg buffers unless it holds every component
+      if (pos + 5 > b.size()) return without_scan();
+      if (frame && b[pos + 4] < frame->components) frame->jpeg_whole_image_coefficients = true;
+      return frame;
+    } else if (marker == 0xD9) {
+      return without_scan();
     }
-    if (marker == 0xD9 || marker == 0xDA) return std::nullopt;  // end, or scan data before any frame header
     pos += 2 + length;
   }
-  return std::nullopt;
+  return without_scan();
 }
 
 }  // namespace

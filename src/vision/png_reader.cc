@@ -38,6 +38,24 @@ void read_from_memory(png_structp png, png_bytep out, png_size_t n) {
 
 void on_warning(png_structp, png_const_charp) {}
 
+// The most libpng keeps of any one ancillary chunk it reads (a palette is 768 bytes, tRNS 256);
+// libpng's default is 8 MB. With the chunks skipped below, a valid image needs far less.
+constexpr png_alloc_size_t kChunkBytes = 256u << 10;
+// libpng's own buffers besides its rows: the zlib stream (its 32 KiB window and state), the
+// chunks it keeps, and the structs.
+constexpr std::uint64_t kLibpngFixedBytes = (1u << 20) + 2 * kChunkBytes;
+
+// Chunks whose content Pillow does not apply to the pixels: libpng skips them without reading
+// their data into memory.
+void skip_unused_chunks(png_structp png) {
+  static constexpr png_byte kSkipped[] = {'i',  'C', 'C',  'P', '\0', 'i',  'T', 'X',  't', '\0', 't', 'E',
+                                          'X',  't', '\0', 'z', 'T',  'X',  't', '\0', 's', 'P',  'L', 'T',
+                                          '\0', 'e', 'X',  'I', 'f',  '\0', 'h', 'I',  'S', 'T',  '\0'};
+  png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, kSkipped, sizeof(kSkipped) / 5);
+  png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, nullptr, 0);  // and every unknown one
+  png_set_chunk_malloc_max(png, kChunkBytes);
+}
+
 struct Header {
   png_uint_32 width, height;
   int bit_depth, color_type;
@@ -82,7 +100,8 @@ struct PngHandles {
 }  // namespace
 
 Status PngReader::decode(std::span<const std::uint8_t> bytes, int channels, std::uint64_t max_pixels,
-                         DecodedImage& out) {
+                         DecodedImage& out, DecodeAdmission* admission) {
+  last_buffer_bytes_ = 0;
   PngInput input{bytes.data(), bytes.size(), 0, {}};
   PngHandles handles;
   handles.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &input, on_error, on_warning);
@@ -90,13 +109,14 @@ Status PngReader::decode(std::span<const std::uint8_t> bytes, int channels, std:
   handles.info = png_create_info_struct(handles.png);
   if (handles.info == nullptr) return Status(Code::kInternal, "libpng could not be initialised");
   png_set_read_fn(handles.png, &input, read_from_memory);
+  skip_unused_chunks(handles.png);
 
   Header h{};
   if (!read_header(handles.png, handles.info, &h)) {
     return Status(Code::kDecode, fmt::format("corrupt PNG header: {}", input.error));
   }
+  if (auto st = check_image_dimensions(h.width, h.height, max_pixels); !st) return st;
   const int width = static_cast<int>(h.width), height = static_cast<int>(h.height);
-  if (auto st = check_image_dimensions(width, height, max_pixels); !st) return st;
   int given = 0;
   std::size_t row_bytes = 0;
   if (!set_transforms(handles.png, handles.info, &h, &given, &row_bytes)) {
@@ -104,18 +124,30 @@ Status PngReader::decode(std::span<const std::uint8_t> bytes, int channels, std:
   }
   const bool gray16 = h.bit_depth == 16 && h.color_type == PNG_COLOR_TYPE_GRAY;
   const auto pixels = static_cast<std::size_t>(width) * static_cast<std::size_t>(height);
+  // libpng writes straight into the output when its rows already are what Pillow gives.
+  const bool direct = given == channels && !gray16;
+  const std::size_t out_bytes = pixels * static_cast<std::size_t>(channels);
+  const std::size_t raw_bytes = direct ? 0 : row_bytes * static_cast<std::size_t>(height);
+  const std::size_t pointer_bytes = static_cast<std::size_t>(height) * sizeof(std::uint8_t*);
+  if (admission != nullptr) {
+    // libpng's rows: the current and previous row of the file's own layout (up to 8 bytes per
+    // pixel before stripping), and one row of the transformed layout.
+    const std::uint64_t library = kLibpngFixedBytes + 3 * (static_cast<std::uint64_t>(width) * 8 + 64);
+    if (auto st = admission->admit({width, height, out_bytes + raw_bytes + pointer_bytes + library}); !st) {
+      return st;
+    }
+  }
   out.width = width;
   out.height = height;
   out.channels = channels;
-  out.pixels.resize(pixels * static_cast<std::size_t>(channels));
-  // libpng writes straight into the output when its rows already are what Pillow gives.
-  const bool direct = given == channels && !gray16;
+  out.pixels.resize(out_bytes);
   std::uint8_t* target = out.pixels.data();
   if (!direct) {
-    raw_.resize(row_bytes * static_cast<std::size_t>(height));
+    raw_.resize(raw_bytes);
     target = raw_.data();
   }
   rows_.resize(static_cast<std::size_t>(height));
+  last_buffer_bytes_ = out_bytes + raw_bytes + pointer_bytes;
   for (int y = 0; y < height; ++y)
     rows_[static_cast<std::size_t>(y)] = target + static_cast<std::size_t>(y) * row_bytes;
   if (!read_rows(handles.png, rows_.data())) {

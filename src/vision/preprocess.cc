@@ -26,19 +26,23 @@ const char* color_name(ColorOrder c) {
 }  // namespace
 
 std::pair<std::int64_t, std::int64_t> resize_target(const PreprocessSpec& spec, int width, int height) {
+  // Total: a side <= 0 counts as 0 and gives an empty target, which every caller rejects. Each
+  // factor is below 2^31, so size * side stays below 2^62.
+  const std::int64_t w = std::max(width, 0), h = std::max(height, 0);
   switch (spec.resize) {
     case ResizeMode::kNone:
-      return {width, height};
+      return {w, h};
     case ResizeMode::kStretch:
-      return {spec.resize_width, spec.resize_height};
+      return {std::max(spec.resize_width, 0), std::max(spec.resize_height, 0)};
     case ResizeMode::kShorterSide: {
+      if (w == 0 || h == 0) return {0, 0};
       // int(size * long / short) in Python: the quotient of exact integers, so integer division.
-      const std::int64_t size = spec.resize_shorter;
-      if (width <= height) return {size, size * height / width};
-      return {size * width / height, size};
+      const std::int64_t size = std::max(spec.resize_shorter, 0);
+      if (w <= h) return {size, size * h / w};
+      return {size * w / h, size};
     }
   }
-  return {width, height};
+  return {w, h};
 }
 
 int center_crop_offset(int size, int crop) {
@@ -172,6 +176,32 @@ Result<PreprocessGeometry> Preprocessor::geometry(int width, int height) const {
                                              width, height, width_, height_));
   }
   return g;
+}
+
+std::uint64_t Preprocessor::buffer_bytes(const PreprocessGeometry& g, int width, int height) const {
+  // In doubles: a 1 x 2^30 strip resized by its shorter side has factors whose product exceeds
+  // 64 bits; the bound only needs to be large, not exact.
+  const double w = std::max(width, 1), h = std::max(height, 1);
+  const double c = channels_;
+  const double columns = g.width + kColumnAlign, rows_out = g.height;
+  const double taps_h = 2 * std::ceil(std::max(w / std::max(g.resized_width, 1), 1.0)) + 1;
+  const double taps_v = 2 * std::ceil(std::max(h / std::max(g.resized_height, 1), 1.0)) + 1;
+  const double coefficients = columns * (taps_h * 4 + 8) + rows_out * (taps_v * 4 + 12);
+  // Tap offsets and weights, window bases, and the windows' shuffle masks.
+  const double tables =
+      taps_h * columns * (8 + static_cast<double>(kMaxWindows * kWindowBytes) / kWindowOutputs) + columns * 4;
+  const double row_bytes = w * c;
+  // The input rows the crop's rows read (each output row reads scale rows around its centre and
+  // at most taps_v rows), through the horizontal pass, with a pointer each.
+  const double rows_read =
+      std::min(h, rows_out * std::max(h / std::max(g.resized_height, 1), 1.0) + taps_v + 2);
+  const double rows = rows_read * (columns * c + 8);
+  const double copies = 2 * (row_bytes + static_cast<double>(kRowSlack)) +
+                        static_cast<double>(kRowSlack) * static_cast<double>(kRowSlack) +
+                        3 * (w + static_cast<double>(kRowSlack));
+  const double total = coefficients + tables + rows + copies;
+  constexpr double kMax = 1.8e19;  // below 2^64
+  return total >= kMax ? std::numeric_limits<std::uint64_t>::max() : static_cast<std::uint64_t>(total);
 }
 
 Status Preprocessor::run(const DecodedImage& image, std::span<float> out) const {

@@ -41,7 +41,8 @@ struct PreprocessSpec {
 /// The width and height the resize step produces for a width x height image (the image's own
 /// size when the spec does not resize). torchvision's rule for shorter_side: the shorter side
 /// becomes `resize_shorter`, the longer one int(resize_shorter * long / short). 64-bit: a 1 x N
-/// strip can ask for more than 2^31 pixels.
+/// strip can ask for more than 2^31 pixels. Total: defined for every int; a side <= 0 gives an
+/// empty (0) target, and every result is in [0, 2^62).
 std::pair<std::int64_t, std::int64_t> resize_target(const PreprocessSpec& spec, int width, int height);
 
 /// Where the model input comes from: the image resized to resized_width x resized_height, then
@@ -82,6 +83,10 @@ class Preprocessor {
 
   /// The resize and crop `run` applies to a width x height image, or why it cannot.
   Result<PreprocessGeometry> geometry(int width, int height) const;
+
+  /// An upper bound of the bytes `run` allocates for a width x height image with geometry `g`
+  /// (coefficient tables, the horizontal pass's rows, padded row copies). Saturates, never wraps.
+  std::uint64_t buffer_bytes(const PreprocessGeometry& g, int width, int height) const;
 
   const PreprocessSpec& spec() const { return spec_; }
   std::size_t tensor_elements() const;

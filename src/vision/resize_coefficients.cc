@@ -35,13 +35,16 @@ Status compute_axis_coefficients(int in_size, int out_size, int first_output, in
   const double scale = static_cast<double>(static_cast<float>(in_size) - 0.0f) / out_size;
   const double filterscale = std::max(scale, 1.0);
   const double support = 1.0 * filterscale;
-  const int taps = static_cast<int>(std::ceil(support)) * 2 + 1;
-  if (out_size > INT_MAX / (taps * static_cast<int>(sizeof(double)))) {
+  // Pillow's check, out_size > INT_MAX / (ksize * sizeof(double)), in doubles: a downscale of a
+  // very long side has more taps than an int multiplication holds.
+  const double taps_exact = std::ceil(support) * 2 + 1;
+  if (taps_exact * static_cast<double>(sizeof(double)) * out_size > static_cast<double>(INT_MAX)) {
     return Status(Code::kLimit,
                   fmt::format("cannot resize {} pixels to {}: Pillow refuses a resize this large "
                               "(its coefficient table would overflow)",
                               in_size, out_size));
   }
+  const int taps = static_cast<int>(taps_exact);
   c.in_size = in_size;
   c.out_size = out_size;
   c.first_output = first_output;

@@ -1,5 +1,6 @@
 // Hostile peers against the real `sluice serve`: frames that would exhaust memory, decompression
-// bombs, a producer that never reads its acks, an idle connection.
+// bombs, degenerate images (0 or huge sides, lying headers), a producer that never reads its acks,
+// an idle connection.
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/ioctl.h>
@@ -11,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include <fmt/format.h>
@@ -18,9 +20,13 @@
 
 #include "net/socket.h"
 #include "support/child_process.h"
+#include "support/degenerate_images.h"
 #include "support/durability_harness.h"
+#include "support/results.h"
+#include "support/serve_process.h"
 #include "support/test_env.h"
 #include "support/wait.h"
+#include "support/wire_records.h"
 #include "wire/frame_codec.h"
 #include "wire/protocol_v2.h"
 
@@ -352,6 +358,107 @@ TEST(HostilePeersEndToEnd, ATcpListenSourceClosesAnIdleConnectionAfterTheIdleTim
   ASSERT_EQ(serve.wait(60s), 0);
   EXPECT_NE(read_file(dir.path + "/serve.log").find("rule: --idle-timeout"), std::string::npos)
       << read_file(dir.path + "/serve.log");
+}
+
+// Issue 18: one 0x0 PNG killed the server (SIGFPE in the resize arithmetic). The whole degenerate
+// set arrives on one connection while an honest producer streams photographs on another, to the
+// fp32 MobileNetV2 with torchvision's ImageNet preprocessing (shorter side, then crop).
+TEST(HostilePeersEndToEnd, DegenerateImagesEachGetOneErrorLineAndAnHonestProducerAllItsLines) {
+  const std::string model_dir = shared_path("models/mobilenetv2-12-fp32");
+  SLUICE_REQUIRE_SHARED(model_dir, shared_path("images/dog.jpg"));
+  ServeProcess serve({.tag = "degenerate",
+                      .args = {"--labels", model_dir + "/imagenet_classes.txt", "--preprocess", "imagenet"},
+                      .http = true,
+                      .model = model_dir + "/mobilenetv2-12-fp32.onnx"});
+  ASSERT_TRUE(serve.ready()) << serve.log();
+  // The rule each error line must name, for the images that must fail; the others (valid but odd
+  // layouts, truncated data libjpeg may still decode) get exactly one line of either kind.
+  const std::map<std::string, std::string> rules = {
+      {"png_0x0", "(rule: both sides must be > 0)"},
+      {"png_0x5", "(rule: both sides must be > 0)"},
+      {"png_5x0", "(rule: both sides must be > 0)"},
+      {"jpeg_0x0", "(rule: both sides must be > 0)"},
+      {"jpeg_0x16", "(rule: both sides must be > 0)"},
+      {"png_2p31x1", "(rule: each side must be below 2^31"},
+      {"png_huge_header", "(rule: each side must be below 2^31"},
+      {"jpeg_65535x65535", "(rule: --max-pixels)"},
+      {"png_header_lies", "decode: corrupt PNG data"},
+  };
+  const auto images = degenerate_images();
+  const std::vector<std::string> photos = {"dog.jpg", "eagle.jpg", "giraffe.jpg", "horses.jpg", "person.jpg"};
+  std::vector<std::vector<std::uint8_t>> photo_bytes;
+  for (const auto& p : photos) {
+    const auto text = read_file(shared_path("images/" + p));
+    photo_bytes.emplace_back(text.begin(), text.end());
+  }
+  constexpr int kHonest = 40;
+  std::jthread honest([&] {
+    auto fd = net::connect_tcp({"127.0.0.1", serve.port()}, 5000ms);
+    if (!fd) return;
+    for (int i = 0; i < kHonest; ++i) {
+      const auto k = static_cast<std::size_t>(i) % photos.size();
+      if (!net::write_all(fd->get(),
+                          wire_record(fmt::format("honest-{:02}-{}", i, photos[k]), photo_bytes[k])))
+        return;
+    }
+    (void)net::write_all(fd->get(), end_of_stream());
+  });
+  {
+    auto fd = net::connect_tcp({"127.0.0.1", serve.port()}, 5000ms);
+    ASSERT_TRUE(fd);
+    for (const auto& [name, bytes] : images) ASSERT_TRUE(net::write_all(fd->get(), wire_record(name, bytes)));
+    ASSERT_TRUE(net::write_all(fd->get(), end_of_stream()));
+  }
+  honest.join();
+  const std::size_t expected = kHonest + images.size();
+  ASSERT_EQ(serve.wait_for_lines(expected, 180s), expected) << serve.log();
+  // Still up: a new connection is answered.
+  ASSERT_TRUE(send_and_close(serve.port(), wire_record("after", photo_bytes[0])));
+  ASSERT_EQ(serve.wait_for_lines(expected + 1, 60s), expected + 1) << serve.log();
+  const auto metrics = serve.wait_for_metrics([](const MetricSamples& m) {
+    return m.count("sluice_frames_in_flight") && m.at("sluice_frames_in_flight") == 0;
+  });
+  ASSERT_EQ(serve.stop(), 0) << serve.log();
+
+  const auto lines = serve.lines();
+  ASSERT_EQ(lines.size(), expected + 1);
+  const auto answers = by_name(lines);
+  std::map<std::string, int> count;
+  std::map<std::string, std::uint64_t> failed_by_reason;
+  int honest_lines = 0;
+  for (const auto& line : lines) {
+    const auto name = line["name"].get<std::string>();
+    ++count[name];
+    if (line.contains("error")) {
+      const auto error = line["error"].get<std::string>();
+      ++failed_by_reason[error.substr(0, error.find(':'))];
+    }
+    if (name.rfind("honest-", 0) == 0) {
+      ++honest_lines;
+      // The honest producer's photographs are classified as ever (dog.jpg: malamute, by 0.75).
+      ASSERT_TRUE(line.contains("top")) << line.dump();
+      if (name.ends_with("dog.jpg")) {
+        EXPECT_EQ(line["top"][0]["label"], "malamute") << line.dump();
+      }
+    }
+  }
+  EXPECT_EQ(honest_lines, kHonest);
+  EXPECT_TRUE(answers.at("after").contains("top")) << answers.at("after").dump();
+  for (const auto& [name, bytes] : images) EXPECT_EQ(count[name], 1) << name << ": exactly one line";
+  for (const auto& [name, rule] : rules) {
+    const auto& answer = answers.at(name);
+    ASSERT_TRUE(answer.contains("error")) << name << ": " << answer.dump();
+    EXPECT_NE(answer["error"].get<std::string>().find(rule), std::string::npos)
+        << name << " names " << rule << ": " << answer.dump();
+  }
+  // /metrics counts the failures by reason, as the lines say.
+  for (const auto& [reason, n] : failed_by_reason) {
+    const auto key = fmt::format("sluice_frames_failed_total{{reason=\"{}\"}}", reason);
+    ASSERT_TRUE(metrics.count(key)) << key;
+    EXPECT_EQ(metrics.at(key), static_cast<double>(n)) << reason;
+  }
+  EXPECT_EQ(failed_by_reason["limit"], 3u);
+  EXPECT_GE(failed_by_reason["decode"], 6u);
 }
 
 }  // namespace
