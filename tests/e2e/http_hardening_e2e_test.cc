@@ -213,9 +213,9 @@ TEST(HttpHardening, AForeignHostIsRefusedAndAllowedHostsAreServed) {
   EXPECT_EQ(foreign.status, 403);
   EXPECT_NE(foreign.body.find("--http-allowed-hosts"), std::string::npos) << foreign.body;
   EXPECT_EQ(foreign.body.find("\"sources\""), std::string::npos) << "the status leaked";
-  for (const std::string host :
-       {fmt::format("127.0.0.1:{}", port), "localhost", fmt::format("localhost:{}", port), "[::1]:80",
-        "sluice.example", "SLUICE.example:8080", "metrics.lan"}) {
+  for (const std::string& host : std::vector<std::string>{
+           fmt::format("127.0.0.1:{}", port), "localhost", fmt::format("localhost:{}", port), "[::1]:80",
+           "sluice.example", "SLUICE.example:8080", "metrics.lan"}) {
     EXPECT_EQ(get_with_host(host).status, 200) << host;
   }
   EXPECT_EQ(get_with_host("sluice.example.attacker.example").status, 403);
