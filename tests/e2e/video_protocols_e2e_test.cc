@@ -105,7 +105,8 @@ TEST(PrintedConfig, HidesPasswordsAndTokensAndSaysSo) {
     }
     EXPECT_NE(out.find("are hidden as ***"), std::string::npos) << out;
   }
-  EXPECT_NE(serve.out.find("rtsp://***@cam/live%3Ftoken=***&channel=1?fps=2"), std::string::npos) << serve.out;
+  EXPECT_NE(serve.out.find("rtsp://***@cam/live%3Ftoken=***&channel=1?fps=2"), std::string::npos)
+      << serve.out;
   EXPECT_NE(worker.out.find("redis://***@db:6379/0"), std::string::npos) << worker.out;
 }
 
