@@ -11,6 +11,8 @@
 #include <toml++/toml.h>
 #include <yaml-cpp/yaml.h>
 
+#include "video/url_redaction.h"
+
 namespace sluice::cli {
 namespace {
 
@@ -174,9 +176,10 @@ std::string unknown_key_message(const CLI::App& command, const std::string& key)
       key, words, hint, words);
 }
 
+// Secrets inside URLs (a camera's or Redis' password, a signed query) are printed as ***.
 std::string yaml_scalar(const std::string& value) {
   YAML::Emitter out;
-  out << value;
+  out << video::redact_text(value, video::UserInfo::kMask);
   return out.c_str();
 }
 
@@ -210,7 +213,7 @@ std::string effective_value(const CLI::Option& opt) {
     const auto values = opt.count() > 0 ? opt.results() : parse_list_default(opt.get_default_str());
     YAML::Emitter out;
     out << YAML::Flow << YAML::BeginSeq;
-    for (const auto& v : values) out << v;
+    for (const auto& v : values) out << video::redact_text(v, video::UserInfo::kMask);
     out << YAML::EndSeq;
     return out.c_str();
   }
@@ -256,14 +259,18 @@ std::string effective_config_yaml(const CLI::App& command) {
   const std::string words = command_words(command);
   std::string out = fmt::format(
       "# sluice {}: the effective configuration (command line, then --config file, then defaults).\n"
-      "# Use it with: sluice {} --config FILE\n",
+      "# Use it with: sluice {} --config FILE\n"
+      "# Secrets in URLs (user:password@, and token, key, sig, password, ... query values) are hidden as "
+      "***:\n"
+      "# put them back before using this file.\n",
       words, words);
   for (const CLI::Option* opt : config_options(command)) {
     out += '\n';
     std::stringstream description(opt->get_description());
     for (std::string line; std::getline(description, line);) out += fmt::format("# {}\n", line);
     if (!is_flag(*opt) && !opt->get_default_str().empty())
-      out += fmt::format("# default: {}\n", opt->get_default_str());
+      out +=
+          fmt::format("# default: {}\n", video::redact_text(opt->get_default_str(), video::UserInfo::kMask));
     out += fmt::format("{}: {}\n", opt->get_single_name(), effective_value(*opt));
   }
   return out;

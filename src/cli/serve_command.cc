@@ -48,6 +48,7 @@ struct ServeOptions {
   std::string log_level = "info";
   bool quiet = false;
   std::string http;  // empty: no HTTP endpoint
+  std::string http_allowed_hosts;
   ModelOptions model;
   EngineOptions engine;
 };
@@ -111,6 +112,7 @@ int run_serve(const ServeOptions& opts) {
   }
   ServeLoopOptions loop;
   loop.http = opts.http;
+  loop.http_allowed_hosts = opts.http_allowed_hosts;
   loop.quiet = opts.quiet;
   loop.status_line = status_line;
   loop.stop_timeout = stop_timeout;
@@ -189,6 +191,10 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--http", opts->http,
                   "Serve the dashboard (/), Prometheus metrics (/metrics) and JSON status (/api/status, "
                   "/api/batches) on HOST:PORT; a bare PORT binds 127.0.0.1. Off by default")
+      ->capture_default_str();
+  cmd->add_option("--http-allowed-hosts", opts->http_allowed_hosts,
+                  "Host names (comma-separated) the --http endpoint answers besides its bound address, "
+                  "localhost, 127.0.0.1 and [::1]; other Host headers get 403 (against DNS rebinding)")
       ->capture_default_str();
   opts->model.add_to(*cmd, /*model_required=*/true);
   opts->engine.add_to(*cmd);

@@ -20,7 +20,9 @@ int serve_until_signalled(monitor::PipelineView& view, const StopPipeline& stop,
   if (!options.http.empty()) {
     auto ep = http::parse_http_endpoint(options.http);
     if (!ep) throw std::runtime_error("--http: " + ep.status().message());
-    auto started = http::HttpServer::start(*ep, view);
+    http::HttpServerOptions http_options;
+    http_options.allowed_hosts = http::parse_allowed_hosts(options.http_allowed_hosts);
+    auto started = http::HttpServer::start(*ep, view, http_options);
     if (!started) {
       spdlog::error("cannot start: {}", started.status().to_string());
       return 1;

@@ -16,6 +16,7 @@ namespace sluice::cli {
 
 struct ServeLoopOptions {
   std::string http;                             // --http HOST:PORT; "" = off
+  std::string http_allowed_hosts;               // --http-allowed-hosts h1,h2
   bool quiet = false;                           // no progress reporter
   std::shared_ptr<StatusLineSink> status_line;  // null: progress goes to plain log lines
   std::chrono::milliseconds stop_timeout{30000};

@@ -48,6 +48,7 @@ struct WorkerOptions {
   std::string log_level = "info";
   bool quiet = false;
   std::string http;
+  std::string http_allowed_hosts;
   ModelOptions model;
   EngineOptions engine;
 };
@@ -136,6 +137,7 @@ int run_worker(const WorkerOptions& opts) {
   monitor::PipelineView view{ctx, batches, observed, {}};
   ServeLoopOptions loop;
   loop.http = opts.http;
+  loop.http_allowed_hosts = opts.http_allowed_hosts;
   loop.quiet = opts.quiet;
   loop.status_line = status_line;
   loop.stop_timeout = stop_timeout;
@@ -237,6 +239,10 @@ void register_worker(CLI::App& app) {
   cmd->add_flag("--quiet,-q", opts->quiet, "Log errors only, and no progress");
   cmd->add_option("--http", opts->http,
                   "Serve the dashboard and /metrics on HOST:PORT (a bare PORT binds 127.0.0.1)");
+  cmd->add_option("--http-allowed-hosts", opts->http_allowed_hosts,
+                  "Host names (comma-separated) the --http endpoint answers besides its bound address, "
+                  "localhost, 127.0.0.1 and [::1]; other Host headers get 403 (against DNS rebinding)")
+      ->capture_default_str();
   opts->model.add_to(*cmd, /*model_required=*/true);
   opts->engine.add_to(*cmd);
   cmd->callback([opts] {

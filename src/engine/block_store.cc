@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "sluice/file_system.h"
+
 namespace sluice::engine {
 
 Result<StorageLevel> parse_storage_level(const std::string& text) {
@@ -31,8 +33,8 @@ void BlockStore::configure(SpillPolicy policy, MemoryBudget* budget) {
   policy_ = std::move(policy);
   budget_ = budget;
   if (policy_.level != StorageLevel::kMemory) {
-    std::error_code ec;
-    std::filesystem::create_directories(policy_.dir, ec);
+    // Spill files hold frames: a directory sluice creates for them is the owner's only (0700).
+    (void)fs::FileSystem::posix().create_dirs(policy_.dir);
   }
 }
 

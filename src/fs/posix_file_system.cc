@@ -14,6 +14,9 @@
 
 namespace sluice::fs {
 namespace {
+// Outputs, WAL segments and moved input files hold frames and their names: the owner's only.
+constexpr mode_t kFileMode = 0600;
+constexpr mode_t kDirMode = 0700;
 
 Status errno_status(const std::string& what, const std::string& path) {
   return Status(Code::kIo, fmt::format("{} '{}': {}", what, path, std::strerror(errno)));
@@ -82,7 +85,7 @@ class PosixFileSystem final : public FileSystem {
  public:
   Result<std::unique_ptr<WritableFile>> open_writable(const std::string& path, OpenMode mode) override {
     const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (mode == OpenMode::kTruncate ? O_TRUNC : O_APPEND);
-    net::Fd fd(::open(path.c_str(), flags, 0644));
+    net::Fd fd(::open(path.c_str(), flags, kFileMode));
     if (!fd.valid()) return errno_status("cannot open", path);
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) return errno_status("cannot stat", path);
@@ -136,9 +139,21 @@ class PosixFileSystem final : public FileSystem {
   }
 
   Status create_dirs(const std::string& dir) override {
-    std::error_code ec;
-    const bool created = std::filesystem::create_directories(dir, ec);
-    if (ec) return Status(Code::kIo, fmt::format("cannot create directory '{}': {}", dir, ec.message()));
+    bool created = false;
+    std::filesystem::path prefix;
+    for (const auto& part : std::filesystem::path(dir).lexically_normal()) {
+      prefix /= part;
+      if (part.empty() || part == "/" || part == "." || part == "..") continue;
+      if (::mkdir(prefix.c_str(), kDirMode) == 0) {
+        created = true;
+      } else if (errno != EEXIST) {
+        return errno_status("cannot create directory", prefix.string());
+      }
+    }
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      return Status(Code::kIo,
+                    fmt::format("cannot create directory '{}': a file of that name is in the way", dir));
     // A new directory's name must be durable too, or a power loss could take it with its files.
     if (!created) return Status::ok();
     // (Only the leaf's parent: directories created above it are not synced.)

@@ -1,8 +1,12 @@
 #include "http/http_server.h"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <charconv>
+#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -10,6 +14,10 @@
 #include <spdlog/spdlog.h>
 
 #include "http/dashboard_assets.h"
+#include "http/gated_socket_stream.h"
+#include "http/header_gate.h"
+#include "http/host_policy.h"
+#include "http/http_rejections.h"
 #include "http/metrics_page.h"
 #include "monitor/pipeline_status.h"
 #include "monitor/status_json.h"
@@ -17,10 +25,92 @@
 
 namespace sluice::http {
 namespace {
-// Dashboards and scrapers are few: a small pool keeps the thread budget for the executors.
+// Dashboards and scrapers are few: a small pool keeps the thread budget for the executors. Slow
+// clients cannot hold these threads: the HeaderGate waits for headers, and every wait on a socket
+// after it is bounded by kSocketTimeout and the whole request by kRequestDeadline.
 constexpr std::size_t kHttpThreads = 4;
 constexpr std::size_t kDefaultBatches = 120;
+constexpr std::chrono::milliseconds kSocketTimeout{5000};
+constexpr std::chrono::milliseconds kRequestDeadline{10000};
+constexpr std::size_t kMaxBodyBytes = 64 * 1024;  // httplib's own limit; sluice refuses any body first
+constexpr std::size_t kMaxHeaders = 100;
+
+// Runs httplib's accept-loop task at once on the accepting thread: the task only hands the socket
+// to the HeaderGate, which never blocks.
+class InlineTaskQueue final : public httplib::TaskQueue {
+ public:
+  void enqueue(std::function<void()> fn) override { fn(); }
+  void shutdown() override {}
+};
+
+void close_socket(int fd) {
+  ::shutdown(fd, SHUT_RDWR);
+  ::close(fd);
+}
+
 }  // namespace
+
+std::vector<std::string> parse_allowed_hosts(std::string_view text) {
+  std::vector<std::string> hosts;
+  std::stringstream in{std::string(text)};
+  for (std::string item; std::getline(in, item, ',');) {
+    const auto begin = item.find_first_not_of(" \t");
+    if (begin == std::string::npos) continue;
+    const auto end = item.find_last_not_of(" \t");
+    hosts.push_back(item.substr(begin, end - begin + 1));
+  }
+  return hosts;
+}
+
+// httplib's Server with its connections routed through the HeaderGate and a worker pool.
+class GatedServer final : public httplib::Server {
+ public:
+  explicit GatedServer(HttpRejections& rejections) : rejections_(rejections) {}
+  ~GatedServer() override { stop_workers(); }
+  GatedServer(const GatedServer&) = delete;
+  GatedServer& operator=(const GatedServer&) = delete;
+
+  void start_workers() {
+    workers_ = std::make_unique<httplib::ThreadPool>(kHttpThreads);
+    gate_ = std::make_unique<HeaderGate>(
+        HeaderGateLimits{}, [this](int fd, std::string received) { hand_to_worker(fd, std::move(received)); },
+        rejections_);
+  }
+  // After the accept loop stopped: no connection is added any more.
+  void stop_workers() {
+    stopping_.store(true);
+    gate_.reset();
+    if (workers_) workers_->shutdown();
+    workers_.reset();
+  }
+
+ private:
+  bool process_and_close_socket(socket_t sock) override {
+    if (gate_ == nullptr || stopping_.load()) {
+      close_socket(sock);
+      return false;
+    }
+    gate_->add(sock);
+    return true;
+  }
+
+  void hand_to_worker(int fd, std::string received) {
+    workers_->enqueue([this, fd, received = std::move(received)]() mutable {
+      if (!stopping_.load()) {
+        GatedSocketStream stream(fd, std::move(received), kSocketTimeout,
+                                 std::chrono::steady_clock::now() + kRequestDeadline);
+        bool closed = true;
+        process_request(stream, /*close_connection=*/true, closed, nullptr);
+      }
+      close_socket(fd);
+    });
+  }
+
+  HttpRejections& rejections_;
+  std::atomic<bool> stopping_{false};
+  std::unique_ptr<httplib::ThreadPool> workers_;
+  std::unique_ptr<HeaderGate> gate_;  // declared after workers_: destroyed first, as it feeds them
+};
 
 Result<net::Endpoint> parse_http_endpoint(std::string_view text) {
   if (!text.empty() && text.find(':') == std::string_view::npos) {
@@ -38,19 +128,60 @@ bool is_loopback_host(std::string_view host) {
 }
 
 struct HttpServer::Impl {
-  explicit Impl(monitor::PipelineView v) : view(std::move(v)), sampler(view) {}
+  Impl(monitor::PipelineView v, const net::Endpoint& endpoint, const HttpServerOptions& options)
+      : view(std::move(v)), sampler(view), hosts(endpoint.host, options.allowed_hosts), server(rejections) {}
+  // 0 when `req` may be answered; else the status, with `res` saying which rule refused it.
+  int refusal(const httplib::Request& req, httplib::Response& res);
+
   monitor::PipelineView view;
   monitor::StatusSampler sampler;
-  httplib::Server server;
+  HostPolicy hosts;
+  HttpRejections rejections;
+  GatedServer server;
   net::Endpoint bound;
   std::thread thread;
 };
+
+int HttpServer::Impl::refusal(const httplib::Request& req, httplib::Response& res) {
+  auto refuse = [&](int status, RejectReason reason, const std::string& why) {
+    rejections.record(
+        reason, fmt::format("{} {} from {}: {}", req.method, req.path.substr(0, 100), req.remote_addr, why));
+    res.status = status;
+    res.set_content(why + "\n", "text/plain; charset=utf-8");
+    return status;
+  };
+  if (const auto host = req.get_header_value("Host"); !hosts.allows(host)) {
+    return refuse(
+        403, RejectReason::kHost,
+        fmt::format("Host '{}' is not allowed (rule: --http-allowed-hosts): sluice answers its bound "
+                    "address, localhost, 127.0.0.1 and [::1]; add other names to --http-allowed-hosts",
+                    HostPolicy::host_name(host).substr(0, 100)));
+  }
+  if (req.headers.size() > kMaxHeaders) {
+    return refuse(
+        431, RejectReason::kHeadersTooLarge,
+        fmt::format("more than {} request headers (rule: --http: header count limit)", kMaxHeaders));
+  }
+  const auto length = req.get_header_value("Content-Length");
+  if (req.has_header("Transfer-Encoding") || (!length.empty() && length != "0")) {
+    return refuse(413, RejectReason::kBody,
+                  "request bodies are refused (rule: --http serves GET and HEAD only, without a body)");
+  }
+  if (req.method != "GET" && req.method != "HEAD") {
+    res.set_header("Allow", "GET, HEAD");
+    return refuse(405, RejectReason::kMethod,
+                  fmt::format("method {} is not served (rule: --http serves GET and HEAD only)",
+                              req.method.substr(0, 20)));
+  }
+  return 0;
+}
 
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 HttpServer::~HttpServer() {
   impl_->server.stop();
   if (impl_->thread.joinable()) impl_->thread.join();
+  impl_->server.stop_workers();
 }
 
 const net::Endpoint& HttpServer::bound() const {
@@ -58,18 +189,29 @@ const net::Endpoint& HttpServer::bound() const {
 }
 
 Result<std::unique_ptr<HttpServer>> HttpServer::start(const net::Endpoint& endpoint,
-                                                      monitor::PipelineView view) {
-  auto impl = std::make_unique<Impl>(std::move(view));
+                                                      monitor::PipelineView view, HttpServerOptions options) {
+  auto impl = std::make_unique<Impl>(std::move(view), endpoint, options);
   Impl* self = impl.get();
   auto& server = impl->server;
   // httplib owns the queue it is handed and deletes it when it stops.
-  server.new_task_queue = [] { return std::make_unique<httplib::ThreadPool>(kHttpThreads).release(); };
-  server.set_keep_alive_timeout(2);  // seconds; idle browser connections do not hold a worker long
-  server.set_read_timeout(5, 0);
-  server.set_write_timeout(5, 0);
+  server.new_task_queue = [] { return std::make_unique<InlineTaskQueue>().release(); };
+  server.set_keep_alive_max_count(1);  // one request per connection: each one passes the HeaderGate
+  server.set_payload_max_length(kMaxBodyBytes);
+  server.set_pre_routing_handler([self](const httplib::Request& req, httplib::Response& res) {
+    return self->refusal(req, res) != 0 ? httplib::Server::HandlerResponse::Handled
+                                        : httplib::Server::HandlerResponse::Unhandled;
+  });
+  // A client that asks before sending its body hears the refusal first.
+  server.set_expect_100_continue_handler([self](const httplib::Request& req, httplib::Response& res) {
+    const int status = self->refusal(req, res);
+    return status != 0 ? status : 100;
+  });
 
   server.Get("/metrics", [self](const httplib::Request&, httplib::Response& res) {
-    res.set_content(render_metrics(self->view), std::string(observe::PrometheusText::kContentType).c_str());
+    observe::PrometheusText http_metrics;
+    self->rejections.render(http_metrics);
+    res.set_content(render_metrics(self->view) + http_metrics.text(),
+                    std::string(observe::PrometheusText::kContentType).c_str());
   });
   server.Get("/api/status", [self](const httplib::Request&, httplib::Response& res) {
     res.set_content(monitor::status_json(self->sampler.sample(), self->view.context).dump(),
@@ -112,6 +254,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const net::Endpoint& endpo
                                          endpoint.to_string()));
   }
   impl->bound = bound;
+  server.start_workers();
   impl->thread = std::thread([self] {
     if (!self->server.listen_after_bind()) spdlog::error("http: the server stopped with an error");
   });

@@ -1,4 +1,5 @@
-// What of a video URL may be shown: credentials never leave sluice (logs, metrics, result lines).
+// What of a URL may be shown: credentials never leave sluice (logs, metrics labels, /api/status,
+// the dashboard, result lines, `config --print`).
 #pragma once
 
 #include <string>
@@ -6,15 +7,27 @@
 
 namespace sluice::video {
 
-/// The URL without its credentials: the user:password@ of scheme://user:password@host/... is
-/// removed, and the values of query keys that carry secrets (password, pass, pwd, passwd, token,
-/// access_token, auth, key, api_key, apikey, secret, sig, signature, user, username) become
-/// "REDACTED". A plain file path is returned as it is.
-std::string redact_url(std::string_view url);
+/// What replaces a secret.
+inline constexpr std::string_view kRedacted = "***";
 
-/// Replaces every credential of every scheme://user:password@ URL inside free text (FFmpeg's log
-/// lines, error messages) with nothing.
-std::string redact_text(std::string_view text);
+/// What becomes of scheme://user:password@host: removed (scheme://host, for names, logs, metrics
+/// and result lines), or masked (scheme://***@host, where the reader must put it back: config --print).
+enum class UserInfo { kRemove, kMask };
+
+/// `text` with the secrets of every scheme://... URL in it hidden: the userinfo (in any scheme,
+/// see UserInfo), and the values ("***") of query keys that look secret (password, pass, pwd, token, auth,
+/// key, secret, sig, signature, credential, X-Amz-Signature, X-Amz-Credential, X-Amz-Security-Token, user,
+/// ...; any case, and keys that contain pass, token, secret, signature, credential or auth). A query starts
+/// at '?' or at its encoded form %3F (a camera URL's own query inside a video source); items end at '&',
+/// ';', '?' or their %-encodings, and keys are compared percent-decoded. Text outside URLs, and
+/// file paths, are returned as they are.
+std::string redact_text(std::string_view text, UserInfo user_info = UserInfo::kRemove);
+
+/// The same as redact_text, for one URL or source spec ("video:rtsp://...?fps=2").
+std::string redact_url(std::string_view url, UserInfo user_info = UserInfo::kRemove);
+
+/// True when a query key names a secret (as redact_text decides).
+bool is_secret_key(std::string_view key);
 
 /// True for scheme://... URLs (rtsp, udp, tcp, http, https, srt, rtmp, ...); false for file
 /// paths, file: URLs and pipe:.

@@ -7,6 +7,7 @@ extern "C" {
 }
 
 #include "video/ffmpeg_log.h"
+#include "video/protocol_whitelist.h"
 #include "video/url_redaction.h"
 
 namespace sluice::video {
@@ -87,9 +88,14 @@ Result<std::unique_ptr<VideoReader>> VideoReader::open(const ReaderOptions& opti
   auto& r = *reader;
   const std::string& url = options.display_url;
 
+  const auto protocols = protocol_whitelist(options.url);
+  if (!protocols)
+    return Status(protocols.status().code(), fmt::format("{}: {}", url, protocols.status().message()));
   AVDictionary* raw_dict = nullptr;
   for (const auto& [key, value] : options.ffmpeg_options)
     av_dict_set(&raw_dict, key.c_str(), value.c_str(), 0);
+  // Set last: an option in the URL does not widen it. Nested opens (HLS segments, RTP) inherit it.
+  av_dict_set(&raw_dict, "protocol_whitelist", protocols->c_str(), 0);
   DictPtr dict(raw_dict);
 
   const AVInputFormat* forced = nullptr;
