@@ -94,6 +94,10 @@ struct PipelineConfig {
   bool submit = true;
   std::uint64_t max_frame_bytes = 64ull << 20;  // a longer frame is a framing error
   std::size_t max_connections = 1024;           // per tcp-listen source
+  std::size_t max_connections_per_peer = 64;    // per tcp-listen source and peer IP address
+  /// Producer identities (tokens, their stream ids and frame-name prefixes) for tcp-listen
+  /// sources: a YAML file (see README, "Producer identity"); empty: none.
+  std::string tokens_file;
   std::chrono::milliseconds idle_timeout{60000};
 
   /// The file system every durable write goes through; nullptr: the real one. Must outlive the

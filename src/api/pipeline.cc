@@ -79,6 +79,7 @@ class Pipeline::Impl {
   api::SubmitSource* submit = nullptr;  // owned by the context
   std::unique_ptr<monitor::PipelineView> view;
   std::unique_ptr<monitor::StatusSampler> sampler;
+  std::shared_ptr<const source::ProducerIdentities> identities;  // config.tokens_file
   bool started = false;
   bool stopped = false;
   Status stop_status;
@@ -107,6 +108,11 @@ Result<std::unique_ptr<Pipeline>> Pipeline::load(PipelineConfig config, ResultCa
   auto bundle = load_model(config);
   if (!bundle) return bundle.status();
   impl->bundle = std::move(*bundle);
+  if (!config.tokens_file.empty()) {
+    auto identities = source::ProducerIdentities::load(config.tokens_file);
+    if (!identities) return identities.status();
+    impl->identities = std::move(*identities);
+  }
   auto& fs = config.file_system != nullptr ? *config.file_system : fs::FileSystem::posix();
   if (!config.wal_dir.empty()) {
     auto wal = store::WriteAheadLog::open({config.wal_dir, config.fsync, config.fsync_interval,
@@ -169,6 +175,8 @@ Status Pipeline::add_source(std::string_view spec) {
   source::SourceDefaults defaults{static_cast<std::size_t>(c.max_frame_bytes), c.max_connections,
                                   c.idle_timeout, c.file_system};
   defaults.max_pixels = c.max_pixels;
+  defaults.max_connections_per_peer = c.max_connections_per_peer;
+  defaults.identities = impl_->identities;
   // Video sources decode straight to the pixels the model takes (RGB, or gray for gray models),
   // converting large pictures straight to the size the preprocessing resizes them to.
   const auto& preprocess = impl_->bundle.preprocess;

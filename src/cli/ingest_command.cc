@@ -11,6 +11,7 @@
 #include "redis/backlog_monitor.h"
 #include "redis/frame_writer.h"
 #include "redis/redis_ingest_sink.h"
+#include "source/producer_identities.h"
 #include "source/source_factory.h"
 #include "source/tcp_connect_source.h"
 #include "source/tcp_listen_source.h"
@@ -26,6 +27,8 @@ struct IngestOptions {
   RedisCliOptions redis;
   std::string max_frame_bytes = "64MiB";
   std::size_t max_connections = 1024;
+  std::size_t max_connections_per_peer = 64;
+  std::string tokens;  // --tokens FILE
   std::string idle_timeout = "60s";
   std::string memory_budget = "256MiB";
   std::string stream_maxlen;  // empty: the larger of 1000000 and twice --max-stream-length
@@ -87,10 +90,15 @@ int run_ingest(const IngestOptions& opts) {
     spdlog::error("cannot start: {}", st.to_string());
     return 1;
   }
+  if (opts.max_connections_per_peer == 0)
+    throw std::runtime_error("--max-connections-per-peer must be at least 1");
+  std::shared_ptr<const source::ProducerIdentities> identities;
+  if (!opts.tokens.empty()) identities = value_or_throw(source::ProducerIdentities::load(opts.tokens));
   std::vector<std::unique_ptr<source::Source>> sources;
   for (const auto& text : opts.listen) {
     sources.push_back(std::make_unique<source::TcpListenSource>(
-        source::TcpListenOptions{endpoint_or_throw(text), max_frame, opts.max_connections, idle_timeout}));
+        source::TcpListenOptions{endpoint_or_throw(text), max_frame, opts.max_connections, idle_timeout,
+                                 opts.max_connections_per_peer, identities}));
   }
   for (const auto& text : opts.connect) {
     source::TcpConnectOptions o;
@@ -101,7 +109,10 @@ int run_ingest(const IngestOptions& opts) {
   for (const auto& text : opts.sources) {
     auto spec = source::parse_source_spec(text);
     if (!spec) throw std::runtime_error(spec.status().message());
-    auto made = source::make_source(*spec, {max_frame, opts.max_connections, idle_timeout});
+    source::SourceDefaults defaults{max_frame, opts.max_connections, idle_timeout};
+    defaults.max_connections_per_peer = opts.max_connections_per_peer;
+    defaults.identities = identities;
+    auto made = source::make_source(*spec, defaults);
     if (!made) throw std::runtime_error(made.status().message());
     sources.push_back(std::move(*made));
   }
@@ -210,6 +221,12 @@ void register_ingest(CLI::App& app) {
   cmd->add_option("--max-connections", opts->max_connections,
                   "Most concurrent producer connections per listener")
       ->capture_default_str();
+  cmd->add_option("--max-connections-per-peer", opts->max_connections_per_peer,
+                  "Most concurrent producer connections per listener from one IP address")
+      ->capture_default_str();
+  cmd->add_option("--tokens", opts->tokens,
+                  "Producer identities for --listen, as for serve: a YAML file of tokens, their stream ids "
+                  "and frame-name prefixes");
   cmd->add_option("--idle-timeout", opts->idle_timeout,
                   "Close a connection that completes no frame for this long; ms, s or min")
       ->capture_default_str();

@@ -1,6 +1,7 @@
 // sluice send: a producer that streams images in the seed wire format.
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 
 #include <fmt/format.h>
@@ -9,6 +10,7 @@
 #include "producer/acked_sender.h"
 #include "producer/frame_sender.h"
 #include "video/video_sender.h"
+#include "wire/protocol_v2.h"
 
 namespace sluice::cli {
 namespace {
@@ -21,6 +23,9 @@ struct SendCliOptions {
   std::size_t limit = 0;
   bool ack = false;
   std::string give_up_after = "120s";
+  std::string token;
+  std::string token_file;
+  std::uint64_t stream_id = 0;
   int jpeg_quality = 95;
 };
 
@@ -38,12 +43,25 @@ int report(const Result<producer::SendSummary>& summary, const producer::SendPro
   return 0;
 }
 
+// The first line of a token file, without its line break.
+std::string read_token_file(const std::string& path) {
+  std::ifstream in(path);
+  std::string token;
+  if (!in || !std::getline(in, token))
+    throw std::runtime_error(fmt::format("--token-file: cannot read '{}'", path));
+  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  if (token.empty())
+    throw std::runtime_error(fmt::format("--token-file: '{}' holds no token on its first line", path));
+  return token;
+}
+
 // Video inputs (files, URLs, "-" for stdin): each is one connection, read and sent as it decodes.
 int run_send_videos(const SendCliOptions& opts) {
-  if (!opts.listen.empty() || opts.ack || opts.send.repeat != 1 || opts.send.connections != 1) {
+  if (!opts.listen.empty() || opts.ack || !opts.token.empty() || !opts.token_file.empty() ||
+      opts.stream_id != 0 || opts.send.repeat != 1 || opts.send.connections != 1) {
     throw std::runtime_error(
         "video inputs are sent with --to, --rate and --limit: each input is one connection (one stream); "
-        "--listen, --ack, --repeat and --connections take image files");
+        "--listen, --ack, --token, --stream-id, --repeat and --connections take image files");
   }
   if (opts.jpeg_quality < 1 || opts.jpeg_quality > 100)
     throw std::runtime_error("--jpeg-quality must be 1..100");
@@ -74,6 +92,16 @@ int run_send(const SendCliOptions& opts) {
     throw std::runtime_error(
         "--ack works with --to only: acknowledgements flow back on connections the producer opens");
   }
+  if (!opts.token.empty() && !opts.token_file.empty())
+    throw std::runtime_error("give --token or --token-file, not both");
+  if (opts.stream_id != 0 && opts.stream_id < wire::kMinProducerStreamId)
+    throw std::runtime_error("--stream-id must be at least 4294967296 (2^32): smaller ids are the server's");
+  const bool acked = opts.ack || !opts.token.empty() || !opts.token_file.empty() || opts.stream_id != 0;
+  if (acked && !opts.listen.empty()) {
+    throw std::runtime_error(
+        "--ack, --token, --token-file and --stream-id work with --to only: they need a hello on a connection "
+        "the producer opens");
+  }
   if (opts.send.connections < 1 || opts.send.repeat < 1 || opts.send.rate < 0) {
     throw std::runtime_error(
         "--connections and --repeat must be at least 1, and --rate must not be negative");
@@ -91,9 +119,11 @@ int run_send(const SendCliOptions& opts) {
   if (!opts.to.empty()) {
     auto ep = net::parse_endpoint(opts.to);
     if (!ep) throw std::runtime_error(ep.status().message());
-    if (opts.ack) {
-      summary = producer::send_frames_acked(*set, *ep, {opts.send, 4096, parse_duration(opts.give_up_after)},
-                                            progress);
+    if (acked) {
+      producer::AckedSendOptions acked_options{opts.send, 4096, parse_duration(opts.give_up_after), {}, 0};
+      acked_options.token = opts.token_file.empty() ? opts.token : read_token_file(opts.token_file);
+      acked_options.first_stream = opts.stream_id;
+      summary = producer::send_frames_acked(*set, *ep, acked_options, progress);
     } else {
       summary = producer::send_frames(*set, *ep, opts.send, progress);
     }
@@ -135,6 +165,15 @@ void register_send(CLI::App& app) {
       "--ack", opts->ack,
       "At-least-once delivery (with --to): ask the server for acknowledgements, keep frames until they "
       "are acknowledged, and re-send them after a reconnect");
+  cmd->add_option("--token", opts->token,
+                  "Put this token in the hello (implies --ack): the producer's identity for a server started "
+                  "with --tokens. Visible in the process list: prefer --token-file");
+  cmd->add_option("--token-file", opts->token_file,
+                  "As --token, reading the token from the first line of a file");
+  cmd->add_option(
+      "--stream-id", opts->stream_id,
+      "The stream id of the first connection, >= 2^32 (the next connections take the ids after it; "
+      "implies --ack); default: random ids. With a server's --tokens, ids its identity owns");
   cmd->add_option("--give-up-after", opts->give_up_after,
                   "With --ack: fail when a connection makes no progress for this long")
       ->capture_default_str();

@@ -37,6 +37,8 @@ struct ServeOptions {
   std::string output = "-";
   std::string max_frame_bytes = "64MiB";
   std::size_t max_connections = 1024;
+  std::size_t max_connections_per_peer = 64;
+  std::string tokens;  // --tokens FILE
   std::string idle_timeout = "60s";
   std::string stop_timeout = "30s";
   std::string wal_dir;
@@ -74,6 +76,10 @@ int run_serve(const ServeOptions& opts) {
   const std::uint64_t resident_bound = config.memory_budget;
   config.max_frame_bytes = parse_bytes(opts.max_frame_bytes);
   config.max_connections = opts.max_connections;
+  if (opts.max_connections_per_peer == 0)
+    throw std::runtime_error("--max-connections-per-peer must be at least 1");
+  config.max_connections_per_peer = opts.max_connections_per_peer;
+  config.tokens_file = opts.tokens;
   config.idle_timeout = parse_duration(opts.idle_timeout);
   config.output = opts.output;
   config.append = opts.append;
@@ -177,6 +183,14 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--max-connections", opts->max_connections,
                   "Most concurrent producer connections per listener")
       ->capture_default_str();
+  cmd->add_option("--max-connections-per-peer", opts->max_connections_per_peer,
+                  "Most concurrent producer connections per listener from one IP address")
+      ->capture_default_str();
+  cmd->add_option(
+      "--tokens", opts->tokens,
+      "Producer identities for --listen: a YAML file of tokens (or their SHA-256), each with the "
+      "stream ids and frame-name prefixes it may use; producers without a valid token are refused "
+      "(see README, Producer identity)");
   cmd->add_option("--idle-timeout", opts->idle_timeout,
                   "Close a connection that completes no frame for this long (also stops slow-loris senders); "
                   "ms, s or min")

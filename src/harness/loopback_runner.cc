@@ -126,6 +126,9 @@ void LoopbackRunner::start() {
       .max_frame_bytes = static_cast<std::size_t>(config_.max_frame_bytes),
       .max_connections = config_.max_connections,
       .idle_timeout = config_.idle_timeout,
+      // Every producer of the loopback is this process, on 127.0.0.1.
+      .max_connections_per_peer = config_.max_connections,
+      .identities = nullptr,
   });
   auto* listener = listen.get();
   ctx_->add_source(std::move(listen));

@@ -93,6 +93,20 @@ std::string render_metrics(const monitor::PipelineView& view) {
                  {{"source", s.name()}, {"reason", observe::drop_reason_name(reason)}}, d(s.drops(reason)));
     }
   }
+  out.family("sluice_ingest_refused_total", "counter",
+             "Producer connections a listening source refused before anything of them was stored, by "
+             "reason: token, stream_id, name_prefix, no_credential (--tokens), stream_taken (another live "
+             "connection holds the stream id), max_connections, per_peer (--max-connections-per-peer), "
+             "fd_exhausted (out of file descriptors).");
+  for (std::size_t i = 0; i < ctx.source_count(); ++i) {
+    const auto& s = ctx.source_stats(i);
+    for (std::size_t r = 0; r < observe::kRefuseReasons; ++r) {
+      const auto reason = static_cast<observe::RefuseReason>(r);
+      out.sample("sluice_ingest_refused_total",
+                 {{"source", s.name()}, {"reason", observe::refuse_reason_name(reason)}},
+                 d(s.refusals(reason)));
+    }
+  }
   out.family(
       "sluice_source_queued_bytes", "gauge",
       "Payload bytes waiting in a source's own bounded queue (live video), outside the memory budget.");

@@ -73,6 +73,10 @@ PipelineStatus StatusSampler::sample() {
       const auto reason = static_cast<observe::DropReason>(r);
       src.dropped[observe::drop_reason_name(reason)] = stats.drops(reason);
     }
+    for (std::size_t r = 0; r < observe::kRefuseReasons; ++r) {
+      const auto reason = static_cast<observe::RefuseReason>(r);
+      src.refused[observe::refuse_reason_name(reason)] = stats.refusals(reason);
+    }
     src.queued_bytes = stats.queued_bytes.load();
     src.last_error = stats.last_error();
     if (const double limit = ctx.rate_limit(i); limit > 0) src.rate_limit = limit;

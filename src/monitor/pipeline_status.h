@@ -27,6 +27,7 @@ struct SourceStatus {
   std::uint64_t restarts = 0;
   std::uint64_t streams_open = 0;
   std::map<std::string, std::uint64_t> dropped;  // by reason (behind, corrupt, limit, stopped)
+  std::map<std::string, std::uint64_t> refused;  // connections refused, by reason (token, per_peer, ...)
   std::uint64_t queued_bytes = 0;
   double frames_per_second = 0;      // over the last ~5 s
   std::optional<double> rate_limit;  // frames/s the rate controller holds it to; empty: unlimited

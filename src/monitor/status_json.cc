@@ -29,6 +29,7 @@ nlohmann::json status_json(const PipelineStatus& s, const engine::StreamingConte
                        {"restarts", src.restarts},
                        {"streams_open", src.streams_open},
                        {"dropped", src.dropped},
+                       {"refused", src.refused},
                        {"queued_bytes", src.queued_bytes},
                        {"last_error", src.last_error}});
   }

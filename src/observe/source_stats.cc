@@ -34,6 +34,28 @@ const char* drop_reason_name(DropReason reason) {
   return "unknown";
 }
 
+const char* refuse_reason_name(RefuseReason reason) {
+  switch (reason) {
+    case RefuseReason::kToken:
+      return "token";
+    case RefuseReason::kStreamId:
+      return "stream_id";
+    case RefuseReason::kNamePrefix:
+      return "name_prefix";
+    case RefuseReason::kNoCredential:
+      return "no_credential";
+    case RefuseReason::kStreamTaken:
+      return "stream_taken";
+    case RefuseReason::kMaxConnections:
+      return "max_connections";
+    case RefuseReason::kPerPeer:
+      return "per_peer";
+    case RefuseReason::kFdExhausted:
+      return "fd_exhausted";
+  }
+  return "unknown";
+}
+
 void SourceStats::set_last_error(std::string text) {
   MutexLock lock(mu_);
   last_error_ = std::move(text);

@@ -25,6 +25,22 @@ inline constexpr std::size_t kDropReasons = 4;
 
 const char* drop_reason_name(DropReason reason);
 
+/// Why a listening source refused a producer's connection (or closed it at its hello or at a
+/// frame it may not send) before anything of it reached the write-ahead log or the output.
+enum class RefuseReason : std::size_t {
+  kToken,           // the hello's token is not in --tokens
+  kStreamId,        // the hello's stream id is not one of its identity's ids
+  kNamePrefix,      // a frame's name is outside its identity's prefixes
+  kNoCredential,    // no token (a plain producer, or a hello without one) while --tokens is set
+  kStreamTaken,     // a live connection holds the hello's stream id
+  kMaxConnections,  // --max-connections
+  kPerPeer,         // --max-connections-per-peer
+  kFdExhausted,     // accept failed: the process or system is out of file descriptors
+};
+inline constexpr std::size_t kRefuseReasons = 8;
+
+const char* refuse_reason_name(RefuseReason reason);
+
 class SourceStats {
  public:
   explicit SourceStats(std::string name) : name_(std::move(name)) {}
@@ -45,6 +61,16 @@ class SourceStats {
   }
   std::uint64_t drops(DropReason reason) const {
     return dropped[static_cast<std::size_t>(reason)].load(std::memory_order_relaxed);
+  }
+
+  /// Connections refused, by RefuseReason.
+  std::array<std::atomic<std::uint64_t>, kRefuseReasons> refused{};
+
+  void count_refused(RefuseReason reason) {
+    refused[static_cast<std::size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
+  }
+  std::uint64_t refusals(RefuseReason reason) const {
+    return refused[static_cast<std::size_t>(reason)].load(std::memory_order_relaxed);
   }
 
   void set_state(SourceState state) { state_ = state; }

@@ -33,7 +33,7 @@ SessionEnd run_session(int fd, const FrameSet& set, Lane& lane, const AckedSendO
                        SteadyClock::time_point& last_progress, SendProgress& progress, std::string& why) {
   std::vector<std::uint8_t> out;
   std::size_t out_pos = 0;
-  const auto hello_payload = wire::encode_hello({lane.stream, lane.acked});
+  const auto hello_payload = wire::encode_hello({lane.stream, lane.acked, options.token});
   (void)wire::append_record(wire::kHelloName, hello_payload, out);
   std::uint64_t next = lane.acked;  // next seq to send in this session
   bool eos_queued = false;
@@ -151,7 +151,7 @@ Result<SendSummary> send_frames_acked(const FrameSet& set, const net::Endpoint& 
   std::uniform_int_distribution<std::uint64_t> ids(wire::kMinProducerStreamId, (1ull << 62));
   std::vector<Lane> state(lanes);
   for (std::size_t l = 0; l < lanes; ++l) {
-    state[l].stream = ids(rng);
+    state[l].stream = options.first_stream != 0 ? options.first_stream + l : ids(rng);
     for (int r = 0; r < std::max(1, options.send.repeat); ++r) {
       for (std::size_t i = l; i < set.frames.size(); i += lanes) state[l].frames.push_back(i);
     }

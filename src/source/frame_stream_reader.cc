@@ -57,6 +57,11 @@ FrameStreamReader::State FrameStreamReader::fail(Status why) {
   return state_;
 }
 
+Status FrameStreamReader::refuse(Refusal why) {
+  refusal_ = why.reason;
+  return Status(Code::kLimit, std::move(why.message));
+}
+
 FrameStreamReader::State FrameStreamReader::parse() {
   std::span<const std::uint8_t> input(staging_.data(), staged_);
   while (state_ == State::kOpen) {
@@ -121,10 +126,19 @@ Status FrameStreamReader::handle_record() {
     }
     auto hello = wire::parse_hello(record_.payload);
     if (!hello) return hello.status();
+    if (gate_ != nullptr) {
+      if (auto refused = gate_->on_hello(*hello)) return refuse(std::move(*refused));
+    }
     v2_ = true;
     stream_ = hello->stream;
     next_seq_ = first_seq_ = hello->next_seq;
     return Status::ok();
+  }
+  if (gate_ != nullptr) {
+    std::optional<Refusal> refused;
+    if (frames_ == 0 && !v2_ && pending_.empty()) refused = gate_->on_plain();
+    if (!refused) refused = gate_->on_frame(record_.name);
+    if (refused) return refuse(std::move(*refused));  // its reservation goes with the reader
   }
   // The reservation moves with the frame: the pipeline releases it when the frame is done.
   reserved_ -= payload;

@@ -3,9 +3,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
+#include "source/producer_gate.h"
 #include "source/source.h"
 #include "wire/frame_codec.h"
 
@@ -32,6 +34,9 @@ class FrameStreamReader {
   FrameStreamReader(const FrameStreamReader&) = delete;
   FrameStreamReader& operator=(const FrameStreamReader&) = delete;
 
+  /// Asks `gate` (it must outlive the reader) about the hello, a plain first frame, and every
+  /// frame's name; a refusal fails the stream (kFailed) before the record reaches the sink.
+  void set_gate(ProducerGate* gate) { gate_ = gate; }
   /// Where to receive the next bytes; empty while paused (or the staging memory is not reserved).
   std::span<std::uint8_t> read_space();
   /// `n` bytes were received into read_space().
@@ -58,6 +63,10 @@ class FrameStreamReader {
   std::uint64_t first_seq() const { return first_seq_; }
   /// The seq the next frame will get: every frame below it was admitted.
   std::uint64_t next_seq() const { return next_seq_; }
+  /// The gate refused this producer: why (the state is kFailed).
+  const std::optional<observe::RefuseReason>& refusal() const { return refusal_; }
+  /// The peer closed its side of the connection.
+  bool peer_closed() const { return peer_closed_; }
 
  private:
   /// Parses the staging buffer as far as reservations allow, then admits what completed.
@@ -65,10 +74,13 @@ class FrameStreamReader {
   Status handle_record();
   void admit_pending();
   State fail(Status why);
+  Status refuse(Refusal why);
   /// The peer closed and every byte it sent is parsed: ended, or truncated mid-frame.
   void finish_closed();
 
   FrameSink& sink_;
+  ProducerGate* gate_ = nullptr;
+  std::optional<observe::RefuseReason> refusal_;
   std::uint64_t stream_;
   std::uint64_t next_seq_ = 0;
   std::uint64_t first_seq_ = 0;

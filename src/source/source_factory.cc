@@ -98,8 +98,9 @@ Result<std::unique_ptr<Source>> make_source(const SourceSpec& spec, const Source
                     fmt::format("--source '{}': {}", spec.text, endpoint.status().message()));
     }
     if (spec.kind == "tcp-listen") {
-      return std::unique_ptr<Source>(std::make_unique<TcpListenSource>(TcpListenOptions{
-          *endpoint, defaults.max_frame_bytes, defaults.max_connections, defaults.idle_timeout}));
+      return std::unique_ptr<Source>(std::make_unique<TcpListenSource>(
+          TcpListenOptions{*endpoint, defaults.max_frame_bytes, defaults.max_connections,
+                           defaults.idle_timeout, defaults.max_connections_per_peer, defaults.identities}));
     }
     TcpConnectOptions options;
     options.endpoint = *endpoint;

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "sluice/file_system.h"
+#include "source/producer_identities.h"
 #include "source/source.h"
 #include "source/source_spec.h"
 #include "wire/frame_codec.h"
@@ -28,6 +29,9 @@ struct SourceDefaults {
   /// The model's resize target (width, height) for a width x height picture: video sources convert
   /// large pictures straight to a smaller size when it is small. Empty: always the full size.
   std::function<std::pair<int, int>(int, int)> video_resize_target{};
+  /// tcp-listen: --max-connections-per-peer, and --tokens (nullptr: none).
+  std::size_t max_connections_per_peer = 64;
+  std::shared_ptr<const ProducerIdentities> identities{};
 };
 
 /// plugin:PATH.so?k=v&...  a plugin (loaded and created now, so a bad path, a missing symbol, an

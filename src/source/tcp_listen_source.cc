@@ -1,5 +1,7 @@
 #include "source/tcp_listen_source.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -21,6 +23,32 @@ namespace sluice::source {
 namespace {
 // Bounded work per wake-up keeps one fast producer from starving the others.
 constexpr int kReadsPerWake = 4;
+// Out of file descriptors, the listener rests this long (doubling up to the max) before it tries again.
+constexpr std::chrono::milliseconds kAcceptBackoffMin{100};
+constexpr std::chrono::milliseconds kAcceptBackoffMax{1000};
+
+// The peer's IP address without its port: --max-connections-per-peer counts by it.
+std::string peer_ip(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "?";
+  char text[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&addr)->sin_addr, text, sizeof text);
+  } else if (addr.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_addr, text, sizeof text);
+  }
+  return text;
+}
+
+// A frame name as a log may show it: what a peer sent, with anything unprintable replaced.
+std::string printable(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return out;
+}
 }  // namespace
 
 TcpListenSource::TcpListenSource(TcpListenOptions options) : options_(std::move(options)) {}
@@ -56,9 +84,20 @@ Status TcpListenSource::start(FrameSink& sink) {
     wake();
   });
   spdlog::info("{}: listening", name());
+  warn_if_open_to_all();
   stopping_ = false;
   thread_ = std::thread([this] { run(); });
   return Status::ok();
+}
+
+void TcpListenSource::warn_if_open_to_all() const {
+  const auto& host = options_.endpoint.host;
+  if (options_.identities != nullptr || !(host.empty() || host == "0.0.0.0" || host == "::")) return;
+  spdlog::warn(
+      "{}: listening on every interface without TLS and without producer tokens: anyone who can reach "
+      "this port can send frames, and a protocol-v2 producer can use any stream id no live connection holds. "
+      "Bind to 127.0.0.1 or a private address, or give --tokens FILE (and --tls-cert/--tls-key)",
+      name());
 }
 
 void TcpListenSource::stop() {
@@ -94,6 +133,7 @@ void TcpListenSource::run() {
   while (!stopping_) {
     // Wake for the idle check and for the earliest connection paused by its rate limit.
     auto until = next_idle_check;
+    if (!accepting_) until = std::min(until, accept_resume_at_);
     for (const auto& [fd, conn] : connections_) {
       if (conn->reader.state() == FrameStreamReader::State::kPaused &&
           conn->retry_at != SteadyClock::time_point{}) {
@@ -124,6 +164,7 @@ void TcpListenSource::run() {
       if (ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) on_readable(fd);
     }
     if (stopping_) break;
+    if (!accepting_ && SteadyClock::now() >= accept_resume_at_) resume_accepting();
     deliver_acks();
     resume_paused(room_.exchange(false));
     if (SteadyClock::now() >= next_idle_check) {
@@ -142,16 +183,28 @@ void TcpListenSource::accept_all() {
   while (true) {
     net::Fd fd(accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (!fd.valid()) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        spdlog::warn("{}: accept failed: {}", name(), std::strerror(errno));
+      const int error = errno;
+      if (error == EINTR) continue;
+      if (error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM) {
+        pause_accepting(error);
+      } else if (error != EAGAIN && error != EWOULDBLOCK && error != ECONNABORTED) {
+        spdlog::warn("{}: accept failed: {}", name(), std::strerror(error));
       }
       return;
     }
+    accept_backoff_ = std::chrono::milliseconds(0);
     std::string peer = net::peer_name(fd.get());
     if (connections_.size() >= options_.max_connections) {
-      spdlog::warn("{}: refused connection from {}: {} connections already open (rule: --max-connections)",
-                   name(), peer, connections_.size());
+      refused(observe::RefuseReason::kMaxConnections, peer,
+              fmt::format("{} connections already open (rule: --max-connections)", connections_.size()));
       continue;  // fd closes here
+    }
+    std::string ip = peer_ip(fd.get());
+    if (auto& open = per_peer_[ip]; open >= options_.max_connections_per_peer) {
+      refused(
+          observe::RefuseReason::kPerPeer, peer,
+          fmt::format("{} connections from {} already open (rule: --max-connections-per-peer)", open, ip));
+      continue;
     }
     auto stream = sink_->open_stream(peer);
     if (!stream) {
@@ -159,7 +212,9 @@ void TcpListenSource::accept_all() {
       continue;
     }
     const int raw = fd.get();
-    auto conn = std::make_unique<Connection>(std::move(fd), peer, *sink_, *stream, options_.max_frame_bytes);
+    auto conn = std::make_unique<Connection>(*this, std::move(fd), peer, ip, *sink_, *stream,
+                                             options_.max_frame_bytes);
+    ++per_peer_[ip];
     auto& ref = *conn;
     connections_.emplace(raw, std::move(conn));
     spdlog::debug("{}: stream {} opened by {}", name(), *stream, peer);
@@ -167,19 +222,114 @@ void TcpListenSource::accept_all() {
   }
 }
 
+void TcpListenSource::pause_accepting(int error) {
+  accept_backoff_ =
+      accept_backoff_.count() == 0 ? kAcceptBackoffMin : std::min(accept_backoff_ * 2, kAcceptBackoffMax);
+  refused(
+      observe::RefuseReason::kFdExhausted, "a new peer",
+      fmt::format("accept failed: {}; not accepting for {} ms (raise the file descriptor limit, ulimit -n, "
+                  "or lower --max-connections)",
+                  std::strerror(error), accept_backoff_.count()));
+  if (accepting_) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, listener_.get(), nullptr);
+  accepting_ = false;
+  accept_resume_at_ = SteadyClock::now() + accept_backoff_;
+}
+
+void TcpListenSource::resume_accepting() {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = listener_.get();
+  epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, listener_.get(), &ev);
+  accepting_ = true;
+}
+
+void TcpListenSource::refused(observe::RefuseReason reason, const std::string& peer, const std::string& why) {
+  sink_->stats().count_refused(reason);
+  refusal_log_.log(reason, name(), fmt::format("refused {}: {}", peer, why));
+}
+
+std::optional<Refusal> TcpListenSource::check_hello(Connection& conn, const wire::Hello& hello) {
+  using observe::RefuseReason;
+  const ProducerIdentity* identity = nullptr;
+  if (const auto& ids = options_.identities) {
+    if (!hello.token.empty()) {
+      identity = ids->by_token(hello.token);
+      if (identity == nullptr)
+        return Refusal{RefuseReason::kToken, "the hello's token is not in the tokens file (rule: --tokens)"};
+      if (!identity->owns_stream(hello.stream)) {
+        return Refusal{RefuseReason::kStreamId,
+                       fmt::format("identity '{}' may not use stream id {} (rule: --tokens, its streams)",
+                                   identity->name, hello.stream)};
+      }
+    } else if (!ids->allow_anonymous()) {
+      return Refusal{
+          RefuseReason::kNoCredential,
+          "the hello has no token (rule: --tokens; the producer gives one with sluice send --token)"};
+    } else if (const auto* owner = ids->owner_of(hello.stream)) {
+      return Refusal{
+          RefuseReason::kStreamId,
+          fmt::format("stream id {} belongs to identity '{}' and the hello has no token (rule: --tokens)",
+                      hello.stream, owner->name)};
+    }
+  }
+  // A stream id is held by one live connection: a second one could take its seqs and its acks.
+  if (const auto held = v2_streams_.find(hello.stream);
+      held != v2_streams_.end() && held->second != conn.fd.get()) {
+    const auto holder = connections_.find(held->second);
+    if (holder != connections_.end()) {
+      if (identity == nullptr || holder->second->identity != identity) {
+        return Refusal{
+            RefuseReason::kStreamTaken,
+            fmt::format("stream id {} is held by a live connection from {} (rule: one connection per "
+                        "producer stream id; a producer reconnects once its old connection closed)",
+                        hello.stream, holder->second->peer)};
+      }
+      // The same identity again: its producer reconnected before the old connection was seen to close.
+      close_connection(
+          holder->first,
+          Status(Code::kClosed, fmt::format("replaced by a new connection of identity '{}' from {}",
+                                            identity->name, conn.peer)));
+    }
+  }
+  v2_streams_[hello.stream] = conn.fd.get();
+  conn.identity = identity;
+  return std::nullopt;
+}
+
+std::optional<Refusal> TcpListenSource::check_plain() const {
+  const auto& ids = options_.identities;
+  if (ids == nullptr || ids->allow_anonymous()) return std::nullopt;
+  return Refusal{
+      observe::RefuseReason::kNoCredential,
+      "a producer without a hello has no identity (rule: --tokens; `anonymous: true` in the tokens file "
+      "lets plain producers in)"};
+}
+
+std::optional<Refusal> TcpListenSource::check_name(const Connection& conn, std::string_view name) const {
+  if (conn.identity == nullptr || conn.identity->may_name(name)) return std::nullopt;
+  return Refusal{
+      observe::RefuseReason::kNamePrefix,
+      fmt::format("frame name '{}' is outside the name prefixes of identity '{}' (rule: --tokens, its names)",
+                  printable(name), conn.identity->name)};
+}
+
 void TcpListenSource::update_interest(Connection& conn) {
   using State = FrameStreamReader::State;
   const bool reading = conn.reader.state() == State::kOpen && !conn.draining;
   const bool writing = conn.acks.blocked();
-  if (!reading && !writing) {
+  // A protocol-v2 connection that is not read still watches for its producer's hang-up, edge-
+  // triggered (one wake-up): nobody is left to take its acks, and the producer may reconnect.
+  const bool watch_hangup = !reading && !writing && conn.reader.acks_enabled();
+  if (!reading && !writing && !watch_hangup) {
     // A paused connection leaves the set altogether: a hang-up would otherwise wake the loop
-    // again and again. resume_paused() puts it back.
+    // again and again. resume_paused() puts it back. A plain producer's bytes wait in its socket.
     if (conn.registered) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, conn.fd.get(), nullptr);
     conn.registered = false;
     return;
   }
   epoll_event ev{};
-  ev.events = (reading ? EPOLLIN | EPOLLRDHUP : 0u) | (writing ? EPOLLOUT : 0u);
+  ev.events =
+      watch_hangup ? EPOLLRDHUP | EPOLLET : (reading ? EPOLLIN | EPOLLRDHUP : 0u) | (writing ? EPOLLOUT : 0u);
   ev.data.fd = conn.fd.get();
   epoll_ctl(epoll_.get(), conn.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, conn.fd.get(), &ev);
   conn.registered = true;
@@ -190,6 +340,11 @@ void TcpListenSource::on_readable(int fd) {
   if (it == connections_.end()) return;
   auto& conn = *it->second;
   using State = FrameStreamReader::State;
+  if (conn.reader.acks_enabled() && (conn.draining || conn.reader.state() != State::kOpen)) {
+    // Only a hang-up wakes a v2 connection that is not read (update_interest).
+    close_connection(fd, Status(Code::kClosed, "the producer closed the connection"));
+    return;
+  }
   for (int round = 0; round < kReadsPerWake && conn.reader.state() == State::kOpen && !conn.draining;
        ++round) {
     const auto space = conn.reader.read_space();
@@ -216,7 +371,6 @@ void TcpListenSource::after_parse(Connection& conn) {
   if (conn.reader.acks_enabled() && !conn.hello_acked) {
     // Tells the producer where this server stands before any frame is done.
     conn.hello_acked = true;
-    v2_streams_[conn.reader.stream()] = fd;
     send_ack(conn, conn.reader.first_seq());
     if (connections_.count(fd) == 0) return;
   }
@@ -225,7 +379,8 @@ void TcpListenSource::after_parse(Connection& conn) {
       close_connection(fd, conn.reader.status());
       return;
     case State::kEnded:
-      if (!conn.reader.acks_enabled()) {
+      if (!conn.reader.acks_enabled() || conn.reader.peer_closed()) {
+        // A v2 producer that closed reads no acks: its frames go on, its socket goes now.
         close_connection(fd, Status::ok());
         return;
       }
@@ -302,7 +457,9 @@ void TcpListenSource::resume_paused(bool for_memory) {
     }
   }
   for (int fd : due) {
-    auto& conn = *connections_.at(fd);
+    const auto it = connections_.find(fd);  // a hello may have replaced (closed) one of them
+    if (it == connections_.end()) continue;
+    auto& conn = *it->second;
     conn.retry_at = {};
     conn.reader.resume();
     after_parse(conn);
@@ -385,16 +542,26 @@ void TcpListenSource::close_connection(int fd, const Status& why) {
   if (it == connections_.end()) return;
   auto& conn = *it->second;
   if (conn.registered) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+  if (const auto peer = per_peer_.find(conn.peer_ip); peer != per_peer_.end() && --peer->second == 0) {
+    per_peer_.erase(peer);
+  }
+  if (conn.reader.acks_enabled()) {
+    const auto s = v2_streams_.find(conn.reader.stream());
+    if (s != v2_streams_.end() && s->second == fd) v2_streams_.erase(s);
+  }
+  if (const auto& reason = conn.reader.refusal()) {
+    // Counted as a refusal, not as a failed stream: a peer can cause it as often as it likes.
+    refused(*reason, conn.peer, why.message());
+    sink_->close_stream(conn.reader.stream(), Status(Code::kClosed, "refused"));
+    connections_.erase(it);
+    return;
+  }
   if (why.is_ok()) {
     spdlog::debug("{}: stream {} from {} ended after {} frames", name(), conn.reader.stream(), conn.peer,
                   conn.reader.frames());
   } else if (why.code() != Code::kClosed) {
     spdlog::warn("{}: closed stream {} from {} after {} frames: {}", name(), conn.reader.stream(), conn.peer,
                  conn.reader.frames(), why.to_string());
-  }
-  if (conn.reader.acks_enabled()) {
-    const auto s = v2_streams_.find(conn.reader.stream());
-    if (s != v2_streams_.end() && s->second == fd) v2_streams_.erase(s);
   }
   sink_->close_stream(conn.reader.stream(), why);
   connections_.erase(it);

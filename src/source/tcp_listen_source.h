@@ -6,12 +6,17 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
+#include <string>
 #include <thread>
 #include <unordered_map>
 
 #include "net/socket.h"
 #include "source/ack_writer.h"
 #include "source/frame_stream_reader.h"
+#include "source/producer_gate.h"
+#include "source/producer_identities.h"
+#include "source/refusal_log.h"
 #include "source/source.h"
 #include "util/mutex.h"
 
@@ -24,6 +29,11 @@ struct TcpListenOptions {
   /// A connection that completes no frame for this long, while the server was willing to read
   /// it, is closed. Counting whole frames, not bytes, also closes slow-loris connections.
   std::chrono::milliseconds idle_timeout{60000};
+  /// Most concurrent connections from one peer IP address.
+  std::size_t max_connections_per_peer = 64;
+  /// --tokens: who may produce, on which stream ids and frame names. nullptr: no identities (a
+  /// stream id is still held by one live connection at a time).
+  std::shared_ptr<const ProducerIdentities> identities{};
 };
 
 /// One thread runs an epoll loop over the listening socket and every connection, and nothing
@@ -45,11 +55,28 @@ class TcpListenSource final : public Source {
   const net::Endpoint& bound() const { return bound_; }
 
  private:
-  struct Connection {
-    Connection(net::Fd f, std::string p, FrameSink& sink, std::uint64_t stream, std::size_t max_frame)
-        : fd(std::move(f)), peer(std::move(p)), reader(sink, stream, max_frame) {}
+  /// Each connection is its reader's gate: the source checks its hello and frame names.
+  struct Connection final : ProducerGate {
+    Connection(TcpListenSource& src, net::Fd f, std::string p, std::string ip, FrameSink& sink,
+               std::uint64_t stream, std::size_t max_frame)
+        : source(src),
+          fd(std::move(f)),
+          peer(std::move(p)),
+          peer_ip(std::move(ip)),
+          reader(sink, stream, max_frame) {
+      reader.set_gate(this);
+    }
+    std::optional<Refusal> on_hello(const wire::Hello& hello) override {
+      return source.check_hello(*this, hello);
+    }
+    std::optional<Refusal> on_plain() override { return source.check_plain(); }
+    std::optional<Refusal> on_frame(std::string_view name) override { return source.check_name(*this, name); }
+
+    TcpListenSource& source;
     net::Fd fd;
     std::string peer;
+    std::string peer_ip;                         // for --max-connections-per-peer
+    const ProducerIdentity* identity = nullptr;  // from the hello's token (--tokens)
     FrameStreamReader reader;
     AckWriter acks;
     bool registered = false;  // in the epoll set
@@ -65,6 +92,15 @@ class TcpListenSource final : public Source {
 
   void run();
   void accept_all();
+  /// Accept failed for want of file descriptors: the listener leaves the epoll set for a back-off.
+  void pause_accepting(int error);
+  void resume_accepting();
+  std::optional<Refusal> check_hello(Connection& conn, const wire::Hello& hello);
+  std::optional<Refusal> check_plain() const;
+  std::optional<Refusal> check_name(const Connection& conn, std::string_view name) const;
+  /// Counts a refusal and logs it (rate-limited).
+  void refused(observe::RefuseReason reason, const std::string& peer, const std::string& why);
+  void warn_if_open_to_all() const;
   void on_readable(int fd);
   void on_writable(int fd);
   /// Acts on the reader's state after it parsed: pause, drain, close.
@@ -85,8 +121,13 @@ class TcpListenSource final : public Source {
   FrameSink* sink_ = nullptr;
   net::Fd listener_, epoll_, wake_;
   std::unordered_map<int, std::unique_ptr<Connection>> connections_;
-  std::unordered_map<std::uint64_t, int> v2_streams_;  // producer stream id -> its newest connection
-  std::deque<int> paused_for_memory_;                  // in the order they paused
+  std::unordered_map<std::uint64_t, int> v2_streams_;      // producer stream id -> its newest connection
+  std::deque<int> paused_for_memory_;                      // in the order they paused
+  std::unordered_map<std::string, std::size_t> per_peer_;  // peer IP -> open connections
+  RefusalLog refusal_log_;
+  bool accepting_ = true;                        // the listener is in the epoll set
+  SteadyClock::time_point accept_resume_at_{};   // when !accepting_
+  std::chrono::milliseconds accept_backoff_{0};  // the last back-off; 0 after an accept succeeds
   std::atomic<bool> stopping_{false};
   std::atomic<bool> room_{false};  // the budget may have room for paused connections
 

@@ -8,7 +8,12 @@
 namespace sluice::wire {
 
 std::vector<std::uint8_t> encode_hello(const Hello& hello) {
-  const std::string text = fmt::format(R"({{"v":2,"stream":{},"seq":{}}})", hello.stream, hello.next_seq);
+  // Without a token the payload is byte for byte what producers sent before tokens existed.
+  std::string text = fmt::format(R"({{"v":2,"stream":{},"seq":{}}})", hello.stream, hello.next_seq);
+  if (!hello.token.empty()) {
+    text = nlohmann::json{{"v", 2}, {"stream", hello.stream}, {"seq", hello.next_seq}, {"token", hello.token}}
+               .dump();
+  }
   return {text.begin(), text.end()};
 }
 
@@ -24,7 +29,14 @@ Result<Hello> parse_hello(std::span<const std::uint8_t> payload) {
       !json["seq"].is_number_unsigned()) {
     return Status(Code::kFraming, "hello needs unsigned integers 'stream' and 'seq'");
   }
-  Hello hello{json["stream"].get<std::uint64_t>(), json["seq"].get<std::uint64_t>()};
+  Hello hello{json["stream"].get<std::uint64_t>(), json["seq"].get<std::uint64_t>(), {}};
+  if (json.contains("token")) {
+    if (!json["token"].is_string() || json["token"].get_ref<const std::string&>().empty() ||
+        json["token"].get_ref<const std::string&>().size() > kMaxTokenBytes) {
+      return Status(Code::kFraming, "hello 'token' must be a non-empty string of at most 1024 bytes");
+    }
+    hello.token = json["token"].get<std::string>();
+  }
   if (hello.stream < kMinProducerStreamId) {
     return Status(Code::kFraming,
                   fmt::format("hello stream id {} is below 2^32 (rule: producer stream ids are >= "

@@ -6,12 +6,15 @@
 // stream ids must be >= 2^32: smaller ids are the server's own numbering of plain connections.
 // The server then sends records back on the same connection: name "sluice/ack", 8-byte payload,
 // big-endian N = every frame of this stream with seq < N is stored (in the WAL when it is on).
+// The hello may also carry "token":"..." (a string of at most 1024 bytes): the producer's
+// credential when the server checks identities (sluice serve --tokens).
 // A seed producer never sends a hello, and receives nothing: it works byte for byte as before.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -24,9 +27,12 @@ inline constexpr std::string_view kHelloName = "sluice/hello";
 inline constexpr std::string_view kAckName = "sluice/ack";
 inline constexpr std::uint64_t kMinProducerStreamId = 1ull << 32;
 
+inline constexpr std::size_t kMaxTokenBytes = 1024;
+
 struct Hello {
   std::uint64_t stream = 0;
   std::uint64_t next_seq = 0;
+  std::string token{};  // empty: none (the field is left out of the payload)
 };
 
 /// The payload of a hello record.

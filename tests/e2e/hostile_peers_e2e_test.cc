@@ -233,7 +233,7 @@ class DeafProducer {
     timeval tv{1, 0};
     setsockopt(fd_.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     std::vector<std::uint8_t> hello;
-    (void)wire::append_record(wire::kHelloName, wire::encode_hello({stream, 0}), hello);
+    (void)wire::append_record(wire::kHelloName, wire::encode_hello({stream, 0, {}}), hello);
     (void)net::write_all(fd_.get(), hello);
   }
   bool ok() const { return fd_.valid(); }

@@ -1,0 +1,33 @@
+// RefusalLog: at most one log line per second per refusal reason, with the count it held back.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "observe/source_stats.h"
+
+namespace sluice::source {
+
+/// A peer can make a listener refuse it as often as it likes: the log stays at one line per
+/// reason per second, and that line says how many like it were suppressed. Not thread-safe.
+class RefusalLog {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  /// Logs `line` (a warning, prefixed by `source`) unless a line of this reason went out less
+  /// than a second ago; then only counts it.
+  void log(observe::RefuseReason reason, const std::string& source, const std::string& line,
+           Clock::time_point now = Clock::now());
+
+ private:
+  struct PerReason {
+    Clock::time_point last{};
+    bool logged = false;
+    std::uint64_t suppressed = 0;
+  };
+  std::array<PerReason, observe::kRefuseReasons> reasons_{};
+};
+
+}  // namespace sluice::source
