@@ -25,6 +25,7 @@ packages=(
   libtorch-dev python3-torchvision  # the libtorch backend; benchmark models from torchvision
   python3-pil  # the golden preprocessing test (tests/golden): Pillow, as torchvision uses it
   libcpp-httplib-dev libtomlplusplus-dev
+  libssl-dev openssl  # TLS (serve --tls-cert, send --tls-ca); tests make their certificates with openssl
   libhiredis-dev redis-server  # scale-out on Redis Streams (sluice ingest/worker/results); tests start redis-server
   prometheus chromium  # tests: promtool checks /metrics; headless Chromium opens the dashboard
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev  # video sources: FFmpeg demuxes and decodes
