@@ -95,6 +95,12 @@ struct PipelineConfig {
   std::uint64_t max_frame_bytes = 64ull << 20;  // a longer frame is a framing error
   std::size_t max_connections = 1024;           // per tcp-listen source
   std::chrono::milliseconds idle_timeout{60000};
+  /// TLS on tcp-listen sources, PEM files (all empty: plain TCP). tls_cert and tls_key: the
+  /// server's certificate chain and key; tls_ca: clients must present a certificate it signed.
+  /// Reloaded on SIGHUP (the sluice command) and when the files change.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
 
   /// The file system every durable write goes through; nullptr: the real one. Must outlive the
   /// pipeline.

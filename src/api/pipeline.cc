@@ -166,6 +166,7 @@ Status Pipeline::add_source(std::string_view spec) {
   source::SourceDefaults defaults{static_cast<std::size_t>(c.max_frame_bytes), c.max_connections,
                                   c.idle_timeout, c.file_system};
   defaults.max_pixels = c.max_pixels;
+  defaults.tls = {c.tls_cert, c.tls_key, c.tls_ca};
   // Video sources decode straight to the pixels the model takes (RGB, or gray for gray models),
   // converting large pictures straight to the size the preprocessing resizes them to.
   const auto& preprocess = impl_->bundle.preprocess;

@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "net/tls_transport.h"
 #include "observe/process_memory.h"
 #include "observe/prometheus_text.h"
 
@@ -94,6 +95,22 @@ std::string render_metrics(const monitor::PipelineView& view) {
       const auto reason = static_cast<observe::DropReason>(r);
       out.sample("sluice_source_frames_dropped_total",
                  {{"source", s.name()}, {"reason", observe::drop_reason_name(reason)}}, d(s.drops(reason)));
+    }
+  }
+  bool any_tls = false;
+  for (std::size_t i = 0; i < ctx.source_count(); ++i) any_tls = any_tls || ctx.source_stats(i).tls.load();
+  if (any_tls) {
+    out.family("sluice_tls_handshake_failures_total", "counter",
+               "TLS connections refused before any frame, by reason: certificate (none, or not signed by "
+               "--tls-ca), version (below TLS 1.2), timeout, protocol (not TLS, or broken off).");
+    for (std::size_t i = 0; i < ctx.source_count(); ++i) {
+      const auto& s = ctx.source_stats(i);
+      if (!s.tls.load()) continue;
+      for (std::size_t r = 0; r < net::kTlsRefusals; ++r) {
+        out.sample("sluice_tls_handshake_failures_total",
+                   {{"source", s.name()}, {"reason", net::tls_refusal_name(static_cast<net::TlsRefusal>(r))}},
+                   d(s.tls_refused[r].load()));
+      }
     }
   }
   out.family(

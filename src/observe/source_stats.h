@@ -39,6 +39,9 @@ class SourceStats {
   std::array<std::atomic<std::uint64_t>, kDropReasons> dropped{};
   /// Payload bytes waiting in the source's own queue, before the pipeline (a gauge).
   std::atomic<std::uint64_t> queued_bytes{0};
+  /// TLS sources: handshakes refused, by net::TlsRefusal (certificate, version, timeout, protocol).
+  std::atomic<bool> tls{false};
+  std::array<std::atomic<std::uint64_t>, 4> tls_refused{};
 
   void count_drop(DropReason reason, std::uint64_t n = 1) {
     dropped[static_cast<std::size_t>(reason)].fetch_add(n, std::memory_order_relaxed);

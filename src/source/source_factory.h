@@ -6,6 +6,7 @@
 #include <memory>
 #include <utility>
 
+#include "net/tls_context.h"
 #include "sluice/file_system.h"
 #include "source/source.h"
 #include "source/source_spec.h"
@@ -28,6 +29,8 @@ struct SourceDefaults {
   /// The model's resize target (width, height) for a width x height picture: video sources convert
   /// large pictures straight to a smaller size when it is small. Empty: always the full size.
   std::function<std::pair<int, int>(int, int)> video_resize_target{};
+  /// --tls-cert, --tls-key, --tls-ca: TLS on tcp-listen sources (all empty: plain TCP).
+  net::TlsServerFiles tls{};
 };
 
 /// plugin:PATH.so?k=v&...  a plugin (loaded and created now, so a bad path, a missing symbol, an

@@ -21,6 +21,20 @@ namespace sluice::source {
 namespace {
 // Bounded work per wake-up keeps one fast producer from starving the others.
 constexpr int kReadsPerWake = 4;
+
+const char* refusal_rule(net::TlsRefusal reason) {
+  switch (reason) {
+    case net::TlsRefusal::kCertificate:
+      return "--tls-ca: a client certificate signed by it";
+    case net::TlsRefusal::kVersion:
+      return "--tls-cert: TLS 1.2 or later";
+    case net::TlsRefusal::kTimeout:
+      return "--idle-timeout, at most 10 s for the TLS handshake";
+    case net::TlsRefusal::kProtocol:
+      break;
+  }
+  return "--tls-cert: every connection speaks TLS";
+}
 }  // namespace
 
 TcpListenSource::TcpListenSource(TcpListenOptions options) : options_(std::move(options)) {}
@@ -51,11 +65,15 @@ Status TcpListenSource::start(FrameSink& sink) {
     ev.data.fd = fd;
     epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
   }
+  if (options_.tls) sink.stats().tls = true;
   sink.set_wake([this] {
     room_ = true;
     wake();
   });
-  spdlog::info("{}: listening", name());
+  spdlog::info("{}: listening{}", name(),
+               !options_.tls                                 ? ""
+               : options_.tls->requires_client_certificate() ? " (TLS, client certificates required)"
+                                                             : " (TLS)");
   stopping_ = false;
   thread_ = std::thread([this] { run(); });
   return Status::ok();
@@ -94,6 +112,10 @@ void TcpListenSource::run() {
   while (!stopping_) {
     // Wake for the idle check and for the earliest connection paused by its rate limit.
     auto until = next_idle_check;
+    if (options_.tls) options_.tls->maybe_reload();
+    // TLS input already decrypted is readable now: epoll would not say so.
+    const auto buffered = buffered_readable();
+    if (!buffered.empty()) until = SteadyClock::now();
     for (const auto& [fd, conn] : connections_) {
       if (conn->reader.state() == FrameStreamReader::State::kPaused &&
           conn->retry_at != SteadyClock::time_point{}) {
@@ -120,14 +142,24 @@ void TcpListenSource::run() {
         accept_all();
         continue;
       }
+      if (handshakes_.count(fd) != 0) {
+        continue_handshake(fd);
+        continue;
+      }
       if (ev.events & EPOLLOUT) on_writable(fd);
       if (ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) on_readable(fd);
     }
     if (stopping_) break;
+    for (int fd : buffered) {
+      // Those the events above did not already read.
+      const auto it = connections_.find(fd);
+      if (it != connections_.end() && it->second->io.has_buffered_input()) on_readable(fd);
+    }
     deliver_acks();
     resume_paused(room_.exchange(false));
     if (SteadyClock::now() >= next_idle_check) {
       close_idle_connections();
+      close_late_handshakes();
       next_idle_check = SteadyClock::now() +
                         std::min<SteadyClock::duration>(options_.idle_timeout / 4, std::chrono::seconds(1));
     }
@@ -136,6 +168,7 @@ void TcpListenSource::run() {
   std::vector<int> open;
   for (const auto& [fd, conn] : connections_) open.push_back(fd);
   for (int fd : open) close_connection(fd, Status(Code::kClosed, "the server is shutting down"));
+  handshakes_.clear();
 }
 
 void TcpListenSource::accept_all() {
@@ -148,29 +181,125 @@ void TcpListenSource::accept_all() {
       return;
     }
     std::string peer = net::peer_name(fd.get());
-    if (connections_.size() >= options_.max_connections) {
+    if (connections_.size() + handshakes_.size() >= options_.max_connections) {
       spdlog::warn("{}: refused connection from {}: {} connections already open (rule: --max-connections)",
-                   name(), peer, connections_.size());
+                   name(), peer, connections_.size() + handshakes_.size());
       continue;  // fd closes here
     }
-    auto stream = sink_->open_stream(peer);
-    if (!stream) {
-      spdlog::error("{}: refused connection from {}: {}", name(), peer, stream.status().to_string());
+    const int raw = fd.get();
+    if (!options_.tls) {
+      open_connection(std::move(fd), std::move(peer), net::Transport(raw));
       continue;
     }
-    const int raw = fd.get();
-    auto conn = std::make_unique<Connection>(std::move(fd), peer, *sink_, *stream, options_.max_frame_bytes);
-    auto& ref = *conn;
-    connections_.emplace(raw, std::move(conn));
-    spdlog::debug("{}: stream {} opened by {}", name(), *stream, peer);
-    update_interest(ref);
+    auto session = options_.tls->new_session(raw);
+    if (!session) {
+      spdlog::error("{}: refused connection from {}: {}", name(), peer, session.status().to_string());
+      continue;
+    }
+    const auto limit = std::min(options_.tls_handshake_timeout, options_.idle_timeout);
+    handshakes_.emplace(raw, Handshake{std::move(fd), std::move(peer),
+                                       net::Transport(raw, std::move(*session)), SteadyClock::now() + limit});
+    continue_handshake(raw);
   }
+}
+
+void TcpListenSource::open_connection(net::Fd fd, std::string peer, net::Transport io) {
+  auto stream = sink_->open_stream(peer);
+  if (!stream) {
+    spdlog::error("{}: refused connection from {}: {}", name(), peer, stream.status().to_string());
+    return;
+  }
+  const int raw = fd.get();
+  auto conn = std::make_unique<Connection>(std::move(fd), std::move(peer), std::move(io), *sink_, *stream,
+                                           options_.max_frame_bytes);
+  auto& ref = *conn;
+  connections_.emplace(raw, std::move(conn));
+  if (ref.io.is_tls()) {
+    spdlog::debug("{}: stream {} opened by {} over {} ({})", name(), *stream, ref.peer, ref.io.protocol(),
+                  ref.tls_subject.empty() ? "no client certificate" : ref.tls_subject);
+  } else {
+    spdlog::debug("{}: stream {} opened by {}", name(), *stream, ref.peer);
+  }
+  update_interest(ref);
+  // Frames may have come with the end of the handshake, already taken off the socket.
+  if (ref.io.has_buffered_input()) on_readable(raw);
+}
+
+void TcpListenSource::continue_handshake(int fd) {
+  const auto it = handshakes_.find(fd);
+  if (it == handshakes_.end()) return;
+  auto& h = it->second;
+  using Io = net::Transport::Io;
+  const auto step = h.io.handshake();
+  if (step.io == Io::kOk) {
+    if (h.registered) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+    auto done = std::move(h);
+    handshakes_.erase(it);
+    open_connection(std::move(done.fd), std::move(done.peer), std::move(done.io));
+    return;
+  }
+  if (step.io == Io::kWantRead || step.io == Io::kWantWrite) {
+    epoll_event ev{};
+    ev.events = step.io == Io::kWantRead ? EPOLLIN | EPOLLRDHUP : EPOLLOUT;
+    ev.data.fd = fd;
+    epoll_ctl(epoll_.get(), h.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev);
+    h.registered = true;
+    return;
+  }
+  refuse_handshake(fd, step.refusal,
+                   step.error.is_ok() ? std::string("the peer closed the connection") : step.error.message());
+}
+
+void TcpListenSource::refuse_handshake(int fd, net::TlsRefusal reason, const std::string& why) {
+  const auto it = handshakes_.find(fd);
+  if (it == handshakes_.end()) return;
+  if (it->second.registered) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+  const auto r = static_cast<std::size_t>(reason);
+  sink_->stats().tls_refused[r].fetch_add(1, std::memory_order_relaxed);
+  // A stranger can knock as often as it likes: one line a second per reason, and the metric.
+  const auto now = SteadyClock::now();
+  if (now - tls_logged_at_[r] >= std::chrono::seconds(1)) {
+    spdlog::warn("{}: refused TLS connection from {} ({}): {} (rule: {}){}", name(), it->second.peer,
+                 net::tls_refusal_name(reason), why, refusal_rule(reason),
+                 tls_unlogged_[r] > 0 ? fmt::format("; {} more refused since the last line", tls_unlogged_[r])
+                                      : std::string());
+    tls_logged_at_[r] = now;
+    tls_unlogged_[r] = 0;
+  } else {
+    ++tls_unlogged_[r];
+  }
+  handshakes_.erase(it);  // closes the socket: no stream was opened, no frame read
+}
+
+void TcpListenSource::close_late_handshakes() {
+  const auto now = SteadyClock::now();
+  std::vector<int> late;
+  for (const auto& [fd, h] : handshakes_) {
+    if (now >= h.deadline) late.push_back(fd);
+  }
+  for (int fd : late) {
+    refuse_handshake(fd, net::TlsRefusal::kTimeout,
+                     fmt::format("the TLS handshake did not complete within {} ms",
+                                 std::min(options_.tls_handshake_timeout, options_.idle_timeout).count()));
+  }
+}
+
+std::vector<int> TcpListenSource::buffered_readable() const {
+  std::vector<int> fds;
+  if (!options_.tls) return fds;
+  for (const auto& [fd, conn] : connections_) {
+    if (conn->reader.state() == FrameStreamReader::State::kOpen && !conn->draining &&
+        conn->io.has_buffered_input()) {
+      fds.push_back(fd);
+    }
+  }
+  return fds;
 }
 
 void TcpListenSource::update_interest(Connection& conn) {
   using State = FrameStreamReader::State;
   const bool reading = conn.reader.state() == State::kOpen && !conn.draining;
-  const bool writing = conn.acks.blocked();
+  const bool writing = conn.acks.blocked() || conn.read_wants_write;
   if (!reading && !writing) {
     // A paused connection leaves the set altogether: a hang-up would otherwise wake the loop
     // again and again. resume_paused() puts it back.
@@ -194,18 +323,22 @@ void TcpListenSource::on_readable(int fd) {
        ++round) {
     const auto space = conn.reader.read_space();
     if (space.empty()) break;  // paused: no memory for the receive buffer
-    const ssize_t n = ::recv(fd, space.data(), space.size(), 0);
-    if (n == 0) {
+    using Io = net::Transport::Io;
+    const auto got = conn.io.recv(space);
+    if (got.io == Io::kEof) {
       conn.reader.on_peer_closed();
       break;
     }
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      close_connection(fd, Status(Code::kIo, fmt::format("recv: {}", std::strerror(errno))));
+    if (got.io == Io::kWantRead) break;
+    if (got.io == Io::kWantWrite) {
+      conn.read_wants_write = true;
+      break;
+    }
+    if (got.io == Io::kError) {
+      close_connection(fd, got.error);
       return;
     }
-    conn.reader.on_received(static_cast<std::size_t>(n));
+    conn.reader.on_received(got.bytes);
   }
   after_parse(conn);
 }
@@ -253,11 +386,17 @@ void TcpListenSource::after_parse(Connection& conn) {
 void TcpListenSource::on_writable(int fd) {
   const auto it = connections_.find(fd);
   if (it == connections_.end()) return;
-  after_ack(*it->second, it->second->acks.flush(fd));
+  auto& conn = *it->second;
+  if (conn.read_wants_write) {
+    conn.read_wants_write = false;
+    on_readable(fd);
+    if (connections_.count(fd) == 0) return;
+  }
+  after_ack(conn, conn.acks.flush(conn.io));
 }
 
 void TcpListenSource::send_ack(Connection& conn, std::uint64_t next_seq) {
-  after_ack(conn, conn.acks.send(conn.fd.get(), next_seq));
+  after_ack(conn, conn.acks.send(conn.io, next_seq));
 }
 
 void TcpListenSource::after_ack(Connection& conn, const Status& sent) {
@@ -396,6 +535,7 @@ void TcpListenSource::close_connection(int fd, const Status& why) {
     const auto s = v2_streams_.find(conn.reader.stream());
     if (s != v2_streams_.end() && s->second == fd) v2_streams_.erase(s);
   }
+  if (why.is_ok() || why.code() == Code::kClosed) conn.io.close_notify();
   sink_->close_stream(conn.reader.stream(), why);
   connections_.erase(it);
 }

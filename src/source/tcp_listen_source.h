@@ -1,6 +1,7 @@
 // TcpListenSource (tcp-listen): many producers connect to us; each connection is one stream.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -10,6 +11,8 @@
 #include <unordered_map>
 
 #include "net/socket.h"
+#include "net/tls_context.h"
+#include "net/tls_transport.h"
 #include "source/ack_writer.h"
 #include "source/frame_stream_reader.h"
 #include "source/source.h"
@@ -24,6 +27,10 @@ struct TcpListenOptions {
   /// A connection that completes no frame for this long, while the server was willing to read
   /// it, is closed. Counting whole frames, not bytes, also closes slow-loris connections.
   std::chrono::milliseconds idle_timeout{60000};
+  /// TLS on every connection (--tls-cert, --tls-key, --tls-ca); nullptr: plain TCP.
+  std::shared_ptr<net::TlsServerContext> tls{};
+  /// A TLS handshake that takes longer than this (or than idle_timeout) is refused.
+  std::chrono::milliseconds tls_handshake_timeout{10000};
 };
 
 /// One thread runs an epoll loop over the listening socket and every connection, and nothing
@@ -46,10 +53,20 @@ class TcpListenSource final : public Source {
 
  private:
   struct Connection {
-    Connection(net::Fd f, std::string p, FrameSink& sink, std::uint64_t stream, std::size_t max_frame)
-        : fd(std::move(f)), peer(std::move(p)), reader(sink, stream, max_frame) {}
+    Connection(net::Fd f, std::string p, net::Transport t, FrameSink& sink, std::uint64_t stream,
+               std::size_t max_frame)
+        : fd(std::move(f)),
+          peer(std::move(p)),
+          io(std::move(t)),
+          tls_subject(io.peer_subject()),
+          reader(sink, stream, max_frame) {}
     net::Fd fd;
     std::string peer;
+    /// Every byte of the connection goes through it: plain, or TLS after a complete handshake.
+    net::Transport io;
+    /// The subject of the client certificate TLS verified (--tls-ca), or "".
+    std::string tls_subject;
+    bool read_wants_write = false;  // TLS: a read can go on once the socket is writable
     FrameStreamReader reader;
     AckWriter acks;
     bool registered = false;  // in the epoll set
@@ -62,9 +79,24 @@ class TcpListenSource final : public Source {
     std::chrono::steady_clock::time_point last_byte = std::chrono::steady_clock::now();
   };
   using SteadyClock = std::chrono::steady_clock;
+  /// An accepted TLS connection until its handshake completes: no stream, no frame yet.
+  struct Handshake {
+    net::Fd fd;
+    std::string peer;
+    net::Transport io;
+    SteadyClock::time_point deadline;
+    bool registered = false;
+  };
 
   void run();
   void accept_all();
+  /// A connection ready for frames (plain at once, TLS after its handshake) becomes a stream.
+  void open_connection(net::Fd fd, std::string peer, net::Transport io);
+  void continue_handshake(int fd);
+  void refuse_handshake(int fd, net::TlsRefusal reason, const std::string& why);
+  void close_late_handshakes();
+  /// TLS connections whose decrypted input waits in OpenSSL, where epoll cannot see it.
+  std::vector<int> buffered_readable() const;
   void on_readable(int fd);
   void on_writable(int fd);
   /// Acts on the reader's state after it parsed: pause, drain, close.
@@ -85,6 +117,9 @@ class TcpListenSource final : public Source {
   FrameSink* sink_ = nullptr;
   net::Fd listener_, epoll_, wake_;
   std::unordered_map<int, std::unique_ptr<Connection>> connections_;
+  std::unordered_map<int, Handshake> handshakes_;
+  std::array<SteadyClock::time_point, net::kTlsRefusals> tls_logged_at_{};  // one log line a second
+  std::array<std::uint64_t, net::kTlsRefusals> tls_unlogged_{};
   std::unordered_map<std::uint64_t, int> v2_streams_;  // producer stream id -> its newest connection
   std::deque<int> paused_for_memory_;                  // in the order they paused
   std::atomic<bool> stopping_{false};
