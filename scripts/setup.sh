@@ -21,11 +21,11 @@ packages=(
   libopencv-imgcodecs-dev  # bench/serial_loop.cc: the plain OpenCV + ONNX Runtime loop sluice is compared with
   libhwy-dev  # Google Highway: the preprocessing kernels, dispatched at run time per SIMD target
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
-  libssl-dev  # libcrypto: SHA-256 of producer tokens (serve --tokens)
   python3 python3-numpy python3-torch dataset-fashion-mnist
   libtorch-dev python3-torchvision  # the libtorch backend; benchmark models from torchvision
   python3-pil  # the golden preprocessing test (tests/golden): Pillow, as torchvision uses it
   libcpp-httplib-dev libtomlplusplus-dev
+  libssl-dev openssl  # TLS (serve --tls-cert, send --tls-ca), SHA-256 of tokens (--tokens); tests make certificates with openssl
   libhiredis-dev redis-server  # scale-out on Redis Streams (sluice ingest/worker/results); tests start redis-server
   prometheus chromium  # tests: promtool checks /metrics; headless Chromium opens the dashboard
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev  # video sources: FFmpeg demuxes and decodes

@@ -99,6 +99,12 @@ struct PipelineConfig {
   /// sources: a YAML file (see README, "Producer identity"); empty: none.
   std::string tokens_file;
   std::chrono::milliseconds idle_timeout{60000};
+  /// TLS on tcp-listen sources, PEM files (all empty: plain TCP). tls_cert and tls_key: the
+  /// server's certificate chain and key; tls_ca: clients must present a certificate it signed.
+  /// Reloaded on SIGHUP (the sluice command) and when the files change.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
 
   /// The file system every durable write goes through; nullptr: the real one. Must outlive the
   /// pipeline.

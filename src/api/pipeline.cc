@@ -177,6 +177,7 @@ Status Pipeline::add_source(std::string_view spec) {
   defaults.max_pixels = c.max_pixels;
   defaults.max_connections_per_peer = c.max_connections_per_peer;
   defaults.identities = impl_->identities;
+  defaults.tls = {c.tls_cert, c.tls_key, c.tls_ca};
   // Video sources decode straight to the pixels the model takes (RGB, or gray for gray models),
   // converting large pictures straight to the size the preprocessing resizes them to.
   const auto& preprocess = impl_->bundle.preprocess;

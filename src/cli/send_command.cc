@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "cli/cli_support.h"
+#include "net/tls_context.h"
 #include "producer/acked_sender.h"
 #include "producer/frame_sender.h"
 #include "video/video_sender.h"
@@ -27,7 +28,27 @@ struct SendCliOptions {
   std::string token_file;
   std::uint64_t stream_id = 0;
   int jpeg_quality = 95;
+  net::TlsClientFiles tls;
 };
+
+// --tls-ca and friends: the producer's TLS, verified against the host of `to` unless
+// --tls-server-name says otherwise; nullptr without --tls-ca.
+std::shared_ptr<const net::TlsClient> make_tls(const SendCliOptions& opts, const net::Endpoint& to) {
+  const auto& files = opts.tls;
+  if (!files.enabled()) {
+    if (!files.cert.empty() || !files.key.empty() || !files.server_name.empty()) {
+      throw std::runtime_error(
+          "--tls-cert, --tls-key and --tls-server-name need --tls-ca (TLS is on with it)");
+    }
+    return nullptr;
+  }
+  auto ctx = net::make_client_context(files);
+  if (!ctx) throw std::runtime_error(ctx.status().message());
+  auto tls = std::make_shared<net::TlsClient>();
+  tls->ctx = std::move(*ctx);
+  tls->server_name = files.server_name.empty() ? to.host : files.server_name;
+  return tls;
+}
 
 // The summary of a send (stdout), or the error that ended it (stderr); the exit code.
 int report(const Result<producer::SendSummary>& summary, const producer::SendProgress& progress) {
@@ -63,6 +84,7 @@ int run_send_videos(const SendCliOptions& opts) {
         "video inputs are sent with --to, --rate and --limit: each input is one connection (one stream); "
         "--listen, --ack, --token, --stream-id, --repeat and --connections take image files");
   }
+  if (opts.tls.enabled()) throw std::runtime_error("--tls-ca: video inputs are sent without TLS for now");
   if (opts.jpeg_quality < 1 || opts.jpeg_quality > 100)
     throw std::runtime_error("--jpeg-quality must be 1..100");
   std::vector<video::VideoInput> inputs;
@@ -119,17 +141,20 @@ int run_send(const SendCliOptions& opts) {
   if (!opts.to.empty()) {
     auto ep = net::parse_endpoint(opts.to);
     if (!ep) throw std::runtime_error(ep.status().message());
+    const auto tls = make_tls(opts, *ep);
     if (acked) {
       producer::AckedSendOptions acked_options{opts.send, 4096, parse_duration(opts.give_up_after), {}, 0};
       acked_options.token = opts.token_file.empty() ? opts.token : read_token_file(opts.token_file);
       acked_options.first_stream = opts.stream_id;
-      summary = producer::send_frames_acked(*set, *ep, acked_options, progress);
+      summary = producer::send_frames_acked(*set, *ep, acked_options, progress, tls.get());
     } else {
-      summary = producer::send_frames(*set, *ep, opts.send, progress);
+      summary = producer::send_frames(*set, *ep, opts.send, progress, tls.get());
     }
   } else {
     auto ep = net::parse_endpoint(opts.listen);
     if (!ep) throw std::runtime_error(ep.status().message());
+    if (opts.tls.enabled() || !opts.tls.cert.empty())
+      throw std::runtime_error("--listen serves frames without TLS for now: give the TLS options with --to");
     summary = producer::serve_frames(*set, *ep, opts.send, progress, [&](const net::Endpoint& bound) {
       std::fprintf(stderr, "serving frames on %s to %d client(s)\n", bound.to_string().c_str(),
                    opts.send.connections);
@@ -180,6 +205,14 @@ void register_send(CLI::App& app) {
   cmd->add_option("--limit", opts->limit,
                   "Send at most this many distinct frames (0 = all); for videos, per video")
       ->capture_default_str();
+  cmd->add_option("--tls-ca", opts->tls.ca,
+                  "TLS (with --to): verify the server's certificate against these PEM CA certificates");
+  cmd->add_option("--tls-cert", opts->tls.cert,
+                  "With --tls-ca: present this PEM client certificate (for a server started with --tls-ca)");
+  cmd->add_option("--tls-key", opts->tls.key, "The PEM private key of --tls-cert");
+  cmd->add_option("--tls-server-name", opts->tls.server_name,
+                  "With --tls-ca: the name (or IP address) the server's certificate must carry; default: the "
+                  "host of --to");
   cmd->add_option("--jpeg-quality", opts->jpeg_quality,
                   "Videos: JPEG quality of the frames sent (1-100); Motion-JPEG input is passed on as it is")
       ->capture_default_str();

@@ -1,4 +1,5 @@
 // sluice serve: run the pipeline until Ctrl-C or SIGTERM.
+#include <algorithm>
 #include <atomic>
 #include <future>
 #include <memory>
@@ -16,6 +17,7 @@
 #include "engine/streaming_context.h"
 #include "http/http_server.h"
 #include "monitor/pipeline_view.h"
+#include "net/tls_context.h"
 #include "observe/process_memory.h"
 #include "sluice/pipeline.h"
 #include "store/write_ahead_log.h"
@@ -51,6 +53,7 @@ struct ServeOptions {
   bool quiet = false;
   std::string http;  // empty: no HTTP endpoint
   std::string http_allowed_hosts;
+  std::string tls_cert, tls_key, tls_ca;
   ModelOptions model;
   EngineOptions engine;
 };
@@ -81,6 +84,22 @@ int run_serve(const ServeOptions& opts) {
   config.max_connections_per_peer = opts.max_connections_per_peer;
   config.tokens_file = opts.tokens;
   config.idle_timeout = parse_duration(opts.idle_timeout);
+  if (!opts.tls_cert.empty() || !opts.tls_key.empty() || !opts.tls_ca.empty()) {
+    if (opts.tls_cert.empty() || opts.tls_key.empty())
+      throw std::runtime_error("TLS needs both --tls-cert and --tls-key (--tls-ca adds client certificates)");
+    const bool dials =
+        !opts.connect.empty() || std::any_of(opts.sources.begin(), opts.sources.end(),
+                                             [](const auto& s) { return s.rfind("tcp-connect:", 0) == 0; });
+    if (dials) {
+      throw std::runtime_error(
+          "--tls-cert secures tcp-listen sources (--listen); tcp-connect sources (--connect) do not speak "
+          "TLS");
+    }
+    config.tls_cert = opts.tls_cert;
+    config.tls_key = opts.tls_key;
+    config.tls_ca = opts.tls_ca;
+    net::reload_tls_on_sighup();
+  }
   config.output = opts.output;
   config.append = opts.append;
   config.dedup = opts.dedup;
@@ -210,6 +229,13 @@ void register_serve(CLI::App& app) {
                   "Host names (comma-separated) the --http endpoint answers besides its bound address, "
                   "localhost, 127.0.0.1 and [::1]; other Host headers get 403 (against DNS rebinding)")
       ->capture_default_str();
+  cmd->add_option("--tls-cert", opts->tls_cert,
+                  "TLS on --listen: this PEM certificate chain (leaf first) with --tls-key; plaintext "
+                  "producers are refused. Reloaded on SIGHUP and when the files change");
+  cmd->add_option("--tls-key", opts->tls_key, "The PEM private key of --tls-cert");
+  cmd->add_option("--tls-ca", opts->tls_ca,
+                  "Mutual TLS: producers must present a client certificate signed by these PEM CA "
+                  "certificates");
   opts->model.add_to(*cmd, /*model_required=*/true);
   opts->engine.add_to(*cmd);
   cmd->callback([opts] {

@@ -1,7 +1,5 @@
 #include "http/http_rejections.h"
 
-#include <chrono>
-
 #include <spdlog/spdlog.h>
 
 namespace sluice::http {
@@ -29,21 +27,13 @@ std::string_view reason_label(RejectReason reason) {
 void HttpRejections::record(RejectReason reason, std::string_view detail) {
   const auto i = static_cast<std::size_t>(reason);
   counts_[i].fetch_add(1, std::memory_order_relaxed);
-  const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                               std::chrono::steady_clock::now().time_since_epoch())
-                               .count();
-  std::int64_t last = last_log_ns_[i].load(std::memory_order_relaxed);
-  const bool due = last == 0 || now - last >= 1'000'000'000;
-  if (!due || !last_log_ns_[i].compare_exchange_strong(last, now, std::memory_order_relaxed)) {
-    unlogged_[i].fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
-  const auto skipped = unlogged_[i].exchange(0, std::memory_order_relaxed);
-  if (skipped == 0) {
+  const auto skipped = logs_[i].admit();
+  if (!skipped) return;
+  if (*skipped == 0) {
     spdlog::warn("http: refused a request: {}", detail);
   } else {
     spdlog::warn("http: refused a request: {} ({} more refused for the same reason in the last second)",
-                 detail, skipped);
+                 detail, *skipped);
   }
 }
 

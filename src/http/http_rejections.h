@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "observe/prometheus_text.h"
+#include "util/log_throttle.h"
 
 namespace sluice::http {
 
@@ -36,8 +37,7 @@ class HttpRejections {
  private:
   static constexpr std::size_t kReasons = static_cast<std::size_t>(RejectReason::kCount);
   std::array<std::atomic<std::uint64_t>, kReasons> counts_{};
-  std::array<std::atomic<std::uint64_t>, kReasons> unlogged_{};
-  std::array<std::atomic<std::int64_t>, kReasons> last_log_ns_{};
+  std::array<LogThrottle, kReasons> logs_;
 };
 
 }  // namespace sluice::http

@@ -97,7 +97,8 @@ std::string render_metrics(const monitor::PipelineView& view) {
              "Producer connections a listening source refused before anything of them was stored, by "
              "reason: token, stream_id, name_prefix, no_credential (--tokens), stream_taken (another live "
              "connection holds the stream id), max_connections, per_peer (--max-connections-per-peer), "
-             "fd_exhausted (out of file descriptors).");
+             "fd_exhausted (out of file descriptors); with TLS, tls_certificate (none, or not signed by "
+             "--tls-ca), tls_version (below TLS 1.2), tls_timeout, tls_protocol (not TLS, or broken off).");
   for (std::size_t i = 0; i < ctx.source_count(); ++i) {
     const auto& s = ctx.source_stats(i);
     for (std::size_t r = 0; r < observe::kRefuseReasons; ++r) {

@@ -52,6 +52,14 @@ const char* refuse_reason_name(RefuseReason reason) {
       return "per_peer";
     case RefuseReason::kFdExhausted:
       return "fd_exhausted";
+    case RefuseReason::kTlsCertificate:
+      return "tls_certificate";
+    case RefuseReason::kTlsVersion:
+      return "tls_version";
+    case RefuseReason::kTlsTimeout:
+      return "tls_timeout";
+    case RefuseReason::kTlsProtocol:
+      return "tls_protocol";
   }
   return "unknown";
 }

@@ -36,8 +36,12 @@ enum class RefuseReason : std::size_t {
   kMaxConnections,  // --max-connections
   kPerPeer,         // --max-connections-per-peer
   kFdExhausted,     // accept failed: the process or system is out of file descriptors
+  kTlsCertificate,  // TLS: no client certificate, or one --tls-ca does not sign
+  kTlsVersion,      // TLS: below 1.2, or nothing in common
+  kTlsTimeout,      // TLS: the handshake did not complete in time
+  kTlsProtocol,     // TLS: not TLS at all (a plaintext producer), or it broke off
 };
-inline constexpr std::size_t kRefuseReasons = 8;
+inline constexpr std::size_t kRefuseReasons = 12;
 
 const char* refuse_reason_name(RefuseReason reason);
 

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "net/tls_transport.h"
 #include "wire/frame_codec.h"
 #include "wire/protocol_v2.h"
 
@@ -29,8 +30,9 @@ struct Lane {
 };
 
 // Runs one connection until every frame is acknowledged (kDone) or it breaks (kBroken).
-SessionEnd run_session(int fd, const FrameSet& set, Lane& lane, const AckedSendOptions& options, double rate,
-                       SteadyClock::time_point& last_progress, SendProgress& progress, std::string& why) {
+SessionEnd run_session(net::Transport& io, int fd, const FrameSet& set, Lane& lane,
+                       const AckedSendOptions& options, double rate, SteadyClock::time_point& last_progress,
+                       SendProgress& progress, std::string& why) {
   std::vector<std::uint8_t> out;
   std::size_t out_pos = 0;
   const auto hello_payload = wire::encode_hello({lane.stream, lane.acked, options.token});
@@ -42,6 +44,8 @@ SessionEnd run_session(int fd, const FrameSet& set, Lane& lane, const AckedSendO
   wire::FrameDecoder acks(64);
   wire::WireRecord record;
   std::vector<std::uint8_t> in(4096);
+  using Io = net::Transport::Io;
+  bool read_wants_write = false;  // TLS: a read goes on once the socket is writable
   while (true) {
     if (progress.cancel) {
       why = "cancelled";
@@ -65,31 +69,36 @@ SessionEnd run_session(int fd, const FrameSet& set, Lane& lane, const AckedSendO
       out.insert(out.end(), eos.begin(), eos.end());
       eos_queued = true;
     }
-    pollfd pfd{fd, static_cast<short>(POLLIN | (out_pos < out.size() ? POLLOUT : 0)), 0};
-    if (::poll(&pfd, 1, 20) < 0 && errno != EINTR) {
+    // Acks TLS already decrypted are readable now, whatever poll says.
+    const bool buffered = io.has_buffered_input();
+    pollfd pfd{fd, static_cast<short>(POLLIN | (out_pos < out.size() || read_wants_write ? POLLOUT : 0)), 0};
+    if (::poll(&pfd, 1, buffered ? 0 : 20) < 0 && errno != EINTR) {
       why = std::strerror(errno);
       return SessionEnd::kBroken;
     }
     if ((pfd.revents & POLLOUT) && out_pos < out.size()) {
-      const ssize_t n = ::send(fd, out.data() + out_pos, out.size() - out_pos, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n < 0 && errno != EAGAIN && errno != EINTR) {
-        why = fmt::format("send: {}", std::strerror(errno));
+      const auto sent = io.send(std::span<const std::uint8_t>(out).subspan(out_pos));
+      if (sent.io == Io::kError || sent.io == Io::kEof) {
+        why = sent.error.is_ok() ? std::string("the server closed the connection") : sent.error.message();
         return SessionEnd::kBroken;
       }
-      if (n > 0) out_pos += static_cast<std::size_t>(n);
+      if (sent.io == Io::kOk) out_pos += sent.bytes;
       if (out_pos == out.size()) {
         out.clear();
         out_pos = 0;
       }
     }
-    if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
-      const ssize_t n = ::recv(fd, in.data(), in.size(), MSG_DONTWAIT);
-      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+    if (buffered || (pfd.revents & (POLLIN | POLLHUP | POLLERR)) ||
+        (read_wants_write && (pfd.revents & POLLOUT))) {
+      read_wants_write = false;
+      const auto got = io.recv(in);
+      if (got.io == Io::kEof || got.io == Io::kError) {
         if (lane.acked == lane.frames.size()) return SessionEnd::kDone;
-        why = n == 0 ? "the server closed the connection" : fmt::format("recv: {}", std::strerror(errno));
+        why = got.io == Io::kEof ? std::string("the server closed the connection") : got.error.message();
         return SessionEnd::kBroken;
       }
-      std::span<const std::uint8_t> bytes(in.data(), n > 0 ? static_cast<std::size_t>(n) : 0);
+      read_wants_write = got.io == Io::kWantWrite;
+      std::span<const std::uint8_t> bytes(in.data(), got.io == Io::kOk ? got.bytes : 0);
       while (!bytes.empty()) {
         auto event = acks.next(bytes, record);
         if (!event || *event == wire::DecodeEvent::kEndOfStream) {
@@ -113,7 +122,7 @@ SessionEnd run_session(int fd, const FrameSet& set, Lane& lane, const AckedSendO
 }
 
 Status run_lane(const FrameSet& set, const net::Endpoint& to, Lane& lane, const AckedSendOptions& options,
-                double rate, SendProgress& progress) {
+                double rate, SendProgress& progress, const net::TlsClient* tls) {
   auto last_progress = SteadyClock::now();
   auto backoff = std::chrono::milliseconds(100);
   std::string why;
@@ -124,15 +133,16 @@ Status run_lane(const FrameSet& set, const net::Endpoint& to, Lane& lane, const 
                     fmt::format("no progress for {} s (last: {}); {} of {} frames acknowledged",
                                 options.give_up_after.count() / 1000, why, lane.acked, lane.frames.size()));
     }
-    auto fd = net::connect_tcp(to, std::chrono::milliseconds(2000));
-    if (!fd) {
-      why = fd.status().message();
+    auto conn = net::connect_client(to, tls, std::chrono::milliseconds(2000));
+    if (!conn) {
+      why = conn.status().message();
       std::this_thread::sleep_for(backoff);
       backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
       continue;
     }
     last_progress = SteadyClock::now();
-    if (run_session(fd->get(), set, lane, options, rate, last_progress, progress, why) == SessionEnd::kDone) {
+    if (run_session(conn->io, conn->fd.get(), set, lane, options, rate, last_progress, progress, why) ==
+        SessionEnd::kDone) {
       return Status::ok();
     }
     spdlog::warn("stream {}: {}; reconnecting and re-sending from frame {}", lane.stream, why, lane.acked);
@@ -144,7 +154,8 @@ Status run_lane(const FrameSet& set, const net::Endpoint& to, Lane& lane, const 
 }  // namespace
 
 Result<SendSummary> send_frames_acked(const FrameSet& set, const net::Endpoint& to,
-                                      const AckedSendOptions& options, SendProgress& progress) {
+                                      const AckedSendOptions& options, SendProgress& progress,
+                                      const net::TlsClient* tls) {
   const auto lanes = static_cast<std::size_t>(std::max(1, options.send.connections));
   std::random_device rd;
   std::mt19937_64 rng((static_cast<std::uint64_t>(rd()) << 32) ^ rd());
@@ -162,8 +173,8 @@ Result<SendSummary> send_frames_acked(const FrameSet& set, const net::Endpoint& 
     std::vector<std::jthread> threads;
     for (std::size_t l = 0; l < lanes; ++l) {
       threads.emplace_back([&, l] {
-        results[l] =
-            run_lane(set, to, state[l], options, options.send.rate / static_cast<double>(lanes), progress);
+        results[l] = run_lane(set, to, state[l], options, options.send.rate / static_cast<double>(lanes),
+                              progress, tls);
         if (!results[l]) progress.cancel = true;
       });
     }

@@ -23,8 +23,9 @@ struct AckedSendOptions {
 /// Like send_frames, but each connection opens with a hello (a random producer stream id that
 /// it keeps across reconnects), keeps every frame until the server acknowledges it, and after a
 /// broken connection reconnects with backoff and re-sends from the last acknowledged frame.
-/// `progress.frames` counts acknowledged frames.
+/// `progress.frames` counts acknowledged frames. `tls` as for send_frames.
 Result<SendSummary> send_frames_acked(const FrameSet& set, const net::Endpoint& to,
-                                      const AckedSendOptions& options, SendProgress& progress);
+                                      const AckedSendOptions& options, SendProgress& progress,
+                                      const net::TlsClient* tls = nullptr);
 
 }  // namespace sluice::producer

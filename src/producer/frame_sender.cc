@@ -3,12 +3,14 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <array>
 #include <chrono>
 #include <mutex>
 #include <thread>
 
 #include <fmt/format.h>
 
+#include "net/tls_transport.h"
 #include "wire/frame_codec.h"
 
 namespace sluice::producer {
@@ -20,13 +22,13 @@ constexpr std::size_t kFlushBytes = 256 * 1024;
 // repeats counted as one long sequence, so that lanes stay within one frame of each other even
 // when the set's size is not a multiple of the lane count), then the end-of-stream record.
 // `rate` is this connection's share, in frames per second.
-Status stream_lane(int fd, const FrameSet& set, std::size_t lane, std::size_t lanes, int repeat, double rate,
-                   SendProgress& progress) {
+Status stream_lane(net::Transport& io, int fd, const FrameSet& set, std::size_t lane, std::size_t lanes,
+                   int repeat, double rate, SendProgress& progress) {
   std::vector<std::uint8_t> buffer;
   buffer.reserve(kFlushBytes * 2);
   auto flush = [&]() -> Status {
     if (buffer.empty()) return Status::ok();
-    auto st = net::write_all(fd, buffer);
+    auto st = io.send_all(buffer);
     buffer.clear();
     return st;
   };
@@ -57,10 +59,15 @@ Status stream_lane(int fd, const FrameSet& set, std::size_t lane, std::size_t la
   buffer.insert(buffer.end(), eos.begin(), eos.end());
   if (auto st = flush(); !st) return st;
   // Wait for the receiver to close its side, so every byte is read before we report success.
+  io.close_notify();
   ::shutdown(fd, SHUT_WR);
   pollfd pfd{fd, POLLIN, 0};
-  char drain[256];
-  while (::poll(&pfd, 1, 30000) > 0 && ::recv(fd, drain, sizeof drain, 0) > 0) {
+  std::array<std::uint8_t, 256> drain{};
+  while (::poll(&pfd, 1, 30000) > 0) {
+    const auto got = io.recv(drain);
+    // Under TLS 1.3 a server that refuses our certificate says so only now, with an alert.
+    if (got.io == net::Transport::Io::kError && io.is_tls()) return got.error;
+    if (got.io != net::Transport::Io::kOk && got.io != net::Transport::Io::kWantRead) break;
   }
   return Status::ok();
 }
@@ -96,17 +103,18 @@ Result<SendSummary> run_lanes(int lanes, SendProgress& progress, LaneFn lane_fn)
 }  // namespace
 
 Result<SendSummary> send_frames(const FrameSet& set, const net::Endpoint& to, const SendOptions& options,
-                                SendProgress& progress) {
+                                SendProgress& progress, const net::TlsClient* tls) {
   const auto lanes = static_cast<std::size_t>(std::max(1, options.connections));
-  std::vector<net::Fd> fds;
+  std::vector<net::ClientConnection> conns;
   for (std::size_t i = 0; i < lanes; ++i) {
-    auto fd = net::connect_tcp(to, std::chrono::milliseconds(5000));
-    if (!fd) return fd.status();
-    fds.push_back(std::move(*fd));
+    auto conn = net::connect_client(to, tls, std::chrono::milliseconds(5000));
+    if (!conn) return conn.status();
+    conns.push_back(std::move(*conn));
   }
   const double lane_rate = options.rate / static_cast<double>(lanes);
   return run_lanes(static_cast<int>(lanes), progress, [&](std::size_t lane) {
-    return stream_lane(fds[lane].get(), set, lane, lanes, options.repeat, lane_rate, progress);
+    auto& conn = conns[lane];
+    return stream_lane(conn.io, conn.fd.get(), set, lane, lanes, options.repeat, lane_rate, progress);
   });
 }
 
@@ -136,7 +144,8 @@ Result<SendSummary> serve_frames(const FrameSet& set, const net::Endpoint& at, c
     }
     if (fd < 0) return Status(Code::kClosed, "cancelled before a client connected");
     net::Fd owned(fd);
-    return stream_lane(owned.get(), set, 0, 1, options.repeat, client_rate, progress);
+    net::Transport plain(owned.get());
+    return stream_lane(plain, owned.get(), set, 0, 1, options.repeat, client_rate, progress);
   });
 }
 

@@ -8,6 +8,10 @@
 #include "net/socket.h"
 #include "producer/frame_set.h"
 
+namespace sluice::net {
+struct TlsClient;
+}
+
 namespace sluice::producer {
 
 struct SendOptions {
@@ -31,9 +35,10 @@ struct SendProgress {
 };
 
 /// Opens `options.connections` connections to `to` and sends the set on them in parallel; each
-/// connection ends with the end-of-stream record.
+/// connection ends with the end-of-stream record. With `tls` (send --tls-ca), each connection
+/// verifies the server and presents a client certificate if `tls` has one; nullptr: plain TCP.
 Result<SendSummary> send_frames(const FrameSet& set, const net::Endpoint& to, const SendOptions& options,
-                                SendProgress& progress);
+                                SendProgress& progress, const net::TlsClient* tls = nullptr);
 
 /// Listens on `at` and serves the whole set to each of `options.connections` clients, then
 /// returns. `on_listening` receives the bound endpoint once the socket is ready.

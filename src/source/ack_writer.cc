@@ -1,23 +1,16 @@
 #include "source/ack_writer.h"
 
-#include <sys/socket.h>
-
-#include <cerrno>
-#include <cstring>
-
-#include <fmt/format.h>
-
 #include "wire/protocol_v2.h"
 
 namespace sluice::source {
 
-Status AckWriter::send(int fd, std::uint64_t next_seq) {
+Status AckWriter::send(net::Transport& io, std::uint64_t next_seq) {
   if (!has_wanted_ || next_seq > wanted_) wanted_ = next_seq;
   has_wanted_ = true;
-  return flush(fd);
+  return flush(io);
 }
 
-Status AckWriter::flush(int fd) {
+Status AckWriter::flush(net::Transport& io) {
   blocked_ = false;
   while (true) {
     if (unsent_.empty()) {
@@ -26,16 +19,17 @@ Status AckWriter::flush(int fd) {
       unsent_.assign(ack.begin(), ack.end());
       unsent_value_ = wanted_;
     }
-    const ssize_t n = ::send(fd, unsent_.data(), unsent_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        blocked_ = true;
-        return Status::ok();
-      }
-      return Status(Code::kIo, fmt::format("sending an ack: {}", std::strerror(errno)));
+    using Io = net::Transport::Io;
+    const auto sent = io.send(unsent_);
+    if (sent.io == Io::kWantWrite || sent.io == Io::kWantRead) {
+      blocked_ = true;
+      return Status::ok();
     }
-    unsent_.erase(unsent_.begin(), unsent_.begin() + n);
+    if (sent.io != Io::kOk) {
+      return Status(Code::kIo, "sending an ack: " + (sent.error.is_ok() ? std::string("the peer closed")
+                                                                        : sent.error.message()));
+    }
+    unsent_.erase(unsent_.begin(), unsent_.begin() + static_cast<std::ptrdiff_t>(sent.bytes));
     if (unsent_.empty()) {
       delivered_ = unsent_value_;
       has_delivered_ = true;

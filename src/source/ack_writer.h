@@ -1,9 +1,10 @@
-// AckWriter: sends protocol-v2 acks on a non-blocking socket without ever blocking the reader.
+// AckWriter: sends protocol-v2 acks on a non-blocking connection without ever blocking the reader.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
+#include "net/tls_transport.h"
 #include "sluice/status.h"
 
 namespace sluice::source {
@@ -15,10 +16,10 @@ namespace sluice::source {
 class AckWriter {
  public:
   /// Makes `next_seq` ("every seq below it is done") the newest ack, and sends what the socket
-  /// takes now. Fails only on a socket error.
-  Status send(int fd, std::uint64_t next_seq);
+  /// takes now. Fails only on a socket (or TLS) error.
+  Status send(net::Transport& io, std::uint64_t next_seq);
   /// Sends what is owed: the rest of a partial record, then the newest ack.
-  Status flush(int fd);
+  Status flush(net::Transport& io);
   /// Bytes are owed and the socket took no more.
   bool blocked() const { return blocked_; }
   /// The newest value handed to send(), and the newest the peer has been sent in full.

@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "util/mutex.h"
+#include "util/log_throttle.h"
 
 namespace sluice::source {
 class PluginInstance;
@@ -24,7 +24,7 @@ namespace sluice::source {
 namespace {
 using namespace std::chrono_literals;
 
-constexpr auto kErrorLogInterval = 1s;  // report_error logs at most one line per interval
+constexpr auto kErrorLogInterval = 1s;
 constexpr std::size_t kErrorBytes = 1024;
 
 std::string from_buffer(const std::array<char, kErrorBytes>& buffer) {
@@ -100,9 +100,7 @@ class PluginInstance : public std::enable_shared_from_this<PluginInstance> {
 
   std::shared_ptr<const PluginLibrary> library_;  // declared first: released last
   std::string name_;
-  Mutex log_mu_;
-  Clock::time_point last_error_log_ GUARDED_BY(log_mu_){};
-  std::uint64_t errors_not_logged_ GUARDED_BY(log_mu_) = 0;
+  LogThrottle error_log_{kErrorLogInterval};  // report_error: one line per interval
 };
 
 extern "C" {
@@ -219,24 +217,12 @@ void PluginInstance::report_error(const char* message) {
     spdlog::warn("{}: {}", name_, text);
     return;
   }
-  std::uint64_t not_logged = 0;
-  bool log_now = false;
-  {
-    MutexLock lock(log_mu_);
-    const auto now = Clock::now();
-    if (now - last_error_log_ >= kErrorLogInterval) {
-      log_now = true;
-      last_error_log_ = now;
-      not_logged = std::exchange(errors_not_logged_, 0);
-    } else {
-      ++errors_not_logged_;
-    }
-  }
-  if (log_now) {
+  const auto not_logged = error_log_.admit();
+  if (not_logged) {
     // Counts, keeps as the last error, and logs one line.
-    sink->report_error(
-        Status(Code::kIo,
-               not_logged == 0 ? text : fmt::format("{} ({} earlier reports not logged)", text, not_logged)));
+    sink->report_error(Status(
+        Code::kIo,
+        *not_logged == 0 ? text : fmt::format("{} ({} earlier reports not logged)", text, *not_logged)));
   } else {
     ++sink->stats().errors;
     sink->stats().set_last_error(Status(Code::kIo, text).to_string());

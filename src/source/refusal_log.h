@@ -7,11 +7,12 @@
 #include <string>
 
 #include "observe/source_stats.h"
+#include "util/log_throttle.h"
 
 namespace sluice::source {
 
 /// A peer can make a listener refuse it as often as it likes: the log stays at one line per
-/// reason per second, and that line says how many like it were suppressed. Not thread-safe.
+/// reason per second, and that line says how many like it were suppressed.
 class RefusalLog {
  public:
   using Clock = std::chrono::steady_clock;
@@ -22,12 +23,7 @@ class RefusalLog {
            Clock::time_point now = Clock::now());
 
  private:
-  struct PerReason {
-    Clock::time_point last{};
-    bool logged = false;
-    std::uint64_t suppressed = 0;
-  };
-  std::array<PerReason, observe::kRefuseReasons> reasons_{};
+  std::array<LogThrottle, observe::kRefuseReasons> reasons_;
 };
 
 }  // namespace sluice::source

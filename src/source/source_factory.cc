@@ -98,9 +98,20 @@ Result<std::unique_ptr<Source>> make_source(const SourceSpec& spec, const Source
                     fmt::format("--source '{}': {}", spec.text, endpoint.status().message()));
     }
     if (spec.kind == "tcp-listen") {
-      return std::unique_ptr<Source>(std::make_unique<TcpListenSource>(
-          TcpListenOptions{*endpoint, defaults.max_frame_bytes, defaults.max_connections,
-                           defaults.idle_timeout, defaults.max_connections_per_peer, defaults.identities}));
+      TcpListenOptions options;
+      options.endpoint = *endpoint;
+      options.max_frame_bytes = defaults.max_frame_bytes;
+      options.max_connections = defaults.max_connections;
+      options.idle_timeout = defaults.idle_timeout;
+      options.max_connections_per_peer = defaults.max_connections_per_peer;
+      options.identities = defaults.identities;
+      const auto& tls = defaults.tls;
+      if (!tls.cert.empty() || !tls.key.empty() || !tls.ca.empty()) {
+        auto context = net::TlsServerContext::create(tls);
+        if (!context) return context.status();
+        options.tls = std::move(*context);
+      }
+      return std::unique_ptr<Source>(std::make_unique<TcpListenSource>(std::move(options)));
     }
     TcpConnectOptions options;
     options.endpoint = *endpoint;

@@ -6,6 +6,7 @@
 #include <memory>
 #include <utility>
 
+#include "net/tls_context.h"
 #include "sluice/file_system.h"
 #include "source/producer_identities.h"
 #include "source/source.h"
@@ -32,6 +33,8 @@ struct SourceDefaults {
   /// tcp-listen: --max-connections-per-peer, and --tokens (nullptr: none).
   std::size_t max_connections_per_peer = 64;
   std::shared_ptr<const ProducerIdentities> identities{};
+  /// --tls-cert, --tls-key, --tls-ca: TLS on tcp-listen sources (all empty: plain TCP).
+  net::TlsServerFiles tls{};
 };
 
 /// plugin:PATH.so?k=v&...  a plugin (loaded and created now, so a bad path, a missing symbol, an

@@ -49,6 +49,34 @@ std::string printable(std::string_view text) {
   }
   return out;
 }
+
+observe::RefuseReason tls_refuse_reason(net::TlsRefusal reason) {
+  switch (reason) {
+    case net::TlsRefusal::kCertificate:
+      return observe::RefuseReason::kTlsCertificate;
+    case net::TlsRefusal::kVersion:
+      return observe::RefuseReason::kTlsVersion;
+    case net::TlsRefusal::kTimeout:
+      return observe::RefuseReason::kTlsTimeout;
+    case net::TlsRefusal::kProtocol:
+      break;
+  }
+  return observe::RefuseReason::kTlsProtocol;
+}
+
+const char* refusal_rule(net::TlsRefusal reason) {
+  switch (reason) {
+    case net::TlsRefusal::kCertificate:
+      return "--tls-ca: a client certificate signed by it";
+    case net::TlsRefusal::kVersion:
+      return "--tls-cert: TLS 1.2 or later";
+    case net::TlsRefusal::kTimeout:
+      return "--idle-timeout, at most 10 s for the TLS handshake";
+    case net::TlsRefusal::kProtocol:
+      break;
+  }
+  return "--tls-cert: every connection speaks TLS";
+}
 }  // namespace
 
 TcpListenSource::TcpListenSource(TcpListenOptions options) : options_(std::move(options)) {}
@@ -83,7 +111,10 @@ Status TcpListenSource::start(FrameSink& sink) {
     room_ = true;
     wake();
   });
-  spdlog::info("{}: listening", name());
+  spdlog::info("{}: listening{}", name(),
+               !options_.tls                                 ? ""
+               : options_.tls->requires_client_certificate() ? " (TLS, client certificates required)"
+                                                             : " (TLS)");
   warn_if_open_to_all();
   stopping_ = false;
   thread_ = std::thread([this] { run(); });
@@ -92,12 +123,29 @@ Status TcpListenSource::start(FrameSink& sink) {
 
 void TcpListenSource::warn_if_open_to_all() const {
   const auto& host = options_.endpoint.host;
-  if (options_.identities != nullptr || !(host.empty() || host == "0.0.0.0" || host == "::")) return;
+  const bool loopback = host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+  if (loopback) return;
+  const bool who_checked =
+      options_.identities != nullptr || (options_.tls && options_.tls->requires_client_certificate());
+  if (options_.tls && who_checked) return;
+  const std::string where = host.empty() || host == "0.0.0.0" || host == "::" ? "every interface" : host;
+  if (!options_.tls) {
+    spdlog::warn(
+        "{}: listening on {} without TLS{}: frames cross the network in the clear{}. Give "
+        "--tls-cert/--tls-key "
+        "(and --tls-ca or --tokens FILE to say who may produce), or bind to 127.0.0.1",
+        name(), where, who_checked ? "" : " and without producer tokens",
+        who_checked
+            ? ""
+            : ", anyone who can reach this port can send frames, and a protocol-v2 producer can use any "
+              "stream id no live connection holds");
+    return;
+  }
   spdlog::warn(
-      "{}: listening on every interface without TLS and without producer tokens: anyone who can reach "
-      "this port can send frames, and a protocol-v2 producer can use any stream id no live connection holds. "
-      "Bind to 127.0.0.1 or a private address, or give --tokens FILE (and --tls-cert/--tls-key)",
-      name());
+      "{}: listening on {} with TLS but without --tls-ca or --tokens: anyone who can reach this port can "
+      "send "
+      "frames. Give --tls-ca (client certificates) or --tokens FILE to say who may produce",
+      name(), where);
 }
 
 void TcpListenSource::stop() {
@@ -134,6 +182,10 @@ void TcpListenSource::run() {
     // Wake for the idle check and for the earliest connection paused by its rate limit.
     auto until = next_idle_check;
     if (!accepting_) until = std::min(until, accept_resume_at_);
+    if (options_.tls) options_.tls->maybe_reload();
+    // TLS input already decrypted is readable now: epoll would not say so.
+    const auto buffered = buffered_readable();
+    if (!buffered.empty()) until = SteadyClock::now();
     for (const auto& [fd, conn] : connections_) {
       if (conn->reader.state() == FrameStreamReader::State::kPaused &&
           conn->retry_at != SteadyClock::time_point{}) {
@@ -160,15 +212,25 @@ void TcpListenSource::run() {
         accept_all();
         continue;
       }
+      if (handshakes_.count(fd) != 0) {
+        continue_handshake(fd);
+        continue;
+      }
       if (ev.events & EPOLLOUT) on_writable(fd);
       if (ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) on_readable(fd);
     }
     if (stopping_) break;
     if (!accepting_ && SteadyClock::now() >= accept_resume_at_) resume_accepting();
+    for (int fd : buffered) {
+      // Those the events above did not already read.
+      const auto it = connections_.find(fd);
+      if (it != connections_.end() && it->second->io.has_buffered_input()) on_readable(fd);
+    }
     deliver_acks();
     resume_paused(room_.exchange(false));
     if (SteadyClock::now() >= next_idle_check) {
       close_idle_connections();
+      close_late_handshakes();
       next_idle_check = SteadyClock::now() +
                         std::min<SteadyClock::duration>(options_.idle_timeout / 4, std::chrono::seconds(1));
     }
@@ -177,6 +239,7 @@ void TcpListenSource::run() {
   std::vector<int> open;
   for (const auto& [fd, conn] : connections_) open.push_back(fd);
   for (int fd : open) close_connection(fd, Status(Code::kClosed, "the server is shutting down"));
+  handshakes_.clear();
 }
 
 void TcpListenSource::accept_all() {
@@ -194,9 +257,10 @@ void TcpListenSource::accept_all() {
     }
     accept_backoff_ = std::chrono::milliseconds(0);
     std::string peer = net::peer_name(fd.get());
-    if (connections_.size() >= options_.max_connections) {
+    if (connections_.size() + handshakes_.size() >= options_.max_connections) {
       refused(observe::RefuseReason::kMaxConnections, peer,
-              fmt::format("{} connections already open (rule: --max-connections)", connections_.size()));
+              fmt::format("{} connections already open (rule: --max-connections)",
+                          connections_.size() + handshakes_.size()));
       continue;  // fd closes here
     }
     std::string ip = peer_ip(fd.get());
@@ -206,20 +270,50 @@ void TcpListenSource::accept_all() {
           fmt::format("{} connections from {} already open (rule: --max-connections-per-peer)", open, ip));
       continue;
     }
-    auto stream = sink_->open_stream(peer);
-    if (!stream) {
-      spdlog::error("{}: refused connection from {}: {}", name(), peer, stream.status().to_string());
+    ++per_peer_[ip];  // a handshake counts too; given back when it is refused or its connection closes
+    const int raw = fd.get();
+    if (!options_.tls) {
+      open_connection(std::move(fd), std::move(peer), std::move(ip), net::Transport(raw));
       continue;
     }
-    const int raw = fd.get();
-    auto conn = std::make_unique<Connection>(*this, std::move(fd), peer, ip, *sink_, *stream,
-                                             options_.max_frame_bytes);
-    ++per_peer_[ip];
-    auto& ref = *conn;
-    connections_.emplace(raw, std::move(conn));
-    spdlog::debug("{}: stream {} opened by {}", name(), *stream, peer);
-    update_interest(ref);
+    auto session = options_.tls->new_session(raw);
+    if (!session) {
+      spdlog::error("{}: refused connection from {}: {}", name(), peer, session.status().to_string());
+      release_peer(ip);
+      continue;
+    }
+    const auto limit = std::min(options_.tls_handshake_timeout, options_.idle_timeout);
+    handshakes_.emplace(raw, Handshake{std::move(fd), std::move(peer), std::move(ip),
+                                       net::Transport(raw, std::move(*session)), SteadyClock::now() + limit});
+    continue_handshake(raw);
   }
+}
+
+void TcpListenSource::release_peer(const std::string& ip) {
+  if (const auto it = per_peer_.find(ip); it != per_peer_.end() && --it->second == 0) per_peer_.erase(it);
+}
+
+void TcpListenSource::open_connection(net::Fd fd, std::string peer, std::string ip, net::Transport io) {
+  auto stream = sink_->open_stream(peer);
+  if (!stream) {
+    spdlog::error("{}: refused connection from {}: {}", name(), peer, stream.status().to_string());
+    release_peer(ip);
+    return;
+  }
+  const int raw = fd.get();
+  auto conn = std::make_unique<Connection>(*this, std::move(fd), std::move(peer), std::move(ip),
+                                           std::move(io), *sink_, *stream, options_.max_frame_bytes);
+  auto& ref = *conn;
+  connections_.emplace(raw, std::move(conn));
+  if (ref.io.is_tls()) {
+    spdlog::debug("{}: stream {} opened by {} over {} ({})", name(), *stream, ref.peer, ref.io.protocol(),
+                  ref.tls_subject.empty() ? "no client certificate" : ref.tls_subject);
+  } else {
+    spdlog::debug("{}: stream {} opened by {}", name(), *stream, ref.peer);
+  }
+  update_interest(ref);
+  // Frames may have come with the end of the handshake, already taken off the socket.
+  if (ref.io.has_buffered_input()) on_readable(raw);
 }
 
 void TcpListenSource::pause_accepting(int error) {
@@ -313,10 +407,71 @@ std::optional<Refusal> TcpListenSource::check_name(const Connection& conn, std::
                   printable(name), conn.identity->name)};
 }
 
+void TcpListenSource::continue_handshake(int fd) {
+  const auto it = handshakes_.find(fd);
+  if (it == handshakes_.end()) return;
+  auto& h = it->second;
+  using Io = net::Transport::Io;
+  const auto step = h.io.handshake();
+  if (step.io == Io::kOk) {
+    if (h.registered) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+    auto done = std::move(h);
+    handshakes_.erase(it);
+    open_connection(std::move(done.fd), std::move(done.peer), std::move(done.ip), std::move(done.io));
+    return;
+  }
+  if (step.io == Io::kWantRead || step.io == Io::kWantWrite) {
+    epoll_event ev{};
+    ev.events = step.io == Io::kWantRead ? EPOLLIN | EPOLLRDHUP : EPOLLOUT;
+    ev.data.fd = fd;
+    epoll_ctl(epoll_.get(), h.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev);
+    h.registered = true;
+    return;
+  }
+  refuse_handshake(fd, step.refusal,
+                   step.error.is_ok() ? std::string("the peer closed the connection") : step.error.message());
+}
+
+void TcpListenSource::refuse_handshake(int fd, net::TlsRefusal reason, const std::string& why) {
+  const auto it = handshakes_.find(fd);
+  if (it == handshakes_.end()) return;
+  if (it->second.registered) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+  refused(tls_refuse_reason(reason), it->second.peer,
+          fmt::format("TLS handshake refused ({}): {} (rule: {})", net::tls_refusal_name(reason), why,
+                      refusal_rule(reason)));
+  release_peer(it->second.ip);
+  handshakes_.erase(it);  // closes the socket: no stream was opened, no frame read
+}
+
+void TcpListenSource::close_late_handshakes() {
+  const auto now = SteadyClock::now();
+  std::vector<int> late;
+  for (const auto& [fd, h] : handshakes_) {
+    if (now >= h.deadline) late.push_back(fd);
+  }
+  for (int fd : late) {
+    refuse_handshake(fd, net::TlsRefusal::kTimeout,
+                     fmt::format("the TLS handshake did not complete within {} ms",
+                                 std::min(options_.tls_handshake_timeout, options_.idle_timeout).count()));
+  }
+}
+
+std::vector<int> TcpListenSource::buffered_readable() const {
+  std::vector<int> fds;
+  if (!options_.tls) return fds;
+  for (const auto& [fd, conn] : connections_) {
+    if (conn->reader.state() == FrameStreamReader::State::kOpen && !conn->draining &&
+        conn->io.has_buffered_input()) {
+      fds.push_back(fd);
+    }
+  }
+  return fds;
+}
+
 void TcpListenSource::update_interest(Connection& conn) {
   using State = FrameStreamReader::State;
   const bool reading = conn.reader.state() == State::kOpen && !conn.draining;
-  const bool writing = conn.acks.blocked();
+  const bool writing = conn.acks.blocked() || conn.read_wants_write;
   // A protocol-v2 connection that is not read still watches for its producer's hang-up, edge-
   // triggered (one wake-up): nobody is left to take its acks, and the producer may reconnect.
   const bool watch_hangup = !reading && !writing && conn.reader.acks_enabled();
@@ -349,18 +504,22 @@ void TcpListenSource::on_readable(int fd) {
        ++round) {
     const auto space = conn.reader.read_space();
     if (space.empty()) break;  // paused: no memory for the receive buffer
-    const ssize_t n = ::recv(fd, space.data(), space.size(), 0);
-    if (n == 0) {
+    using Io = net::Transport::Io;
+    const auto got = conn.io.recv(space);
+    if (got.io == Io::kEof) {
       conn.reader.on_peer_closed();
       break;
     }
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      close_connection(fd, Status(Code::kIo, fmt::format("recv: {}", std::strerror(errno))));
+    if (got.io == Io::kWantRead) break;
+    if (got.io == Io::kWantWrite) {
+      conn.read_wants_write = true;
+      break;
+    }
+    if (got.io == Io::kError) {
+      close_connection(fd, got.error);
       return;
     }
-    conn.reader.on_received(static_cast<std::size_t>(n));
+    conn.reader.on_received(got.bytes);
   }
   after_parse(conn);
 }
@@ -408,11 +567,17 @@ void TcpListenSource::after_parse(Connection& conn) {
 void TcpListenSource::on_writable(int fd) {
   const auto it = connections_.find(fd);
   if (it == connections_.end()) return;
-  after_ack(*it->second, it->second->acks.flush(fd));
+  auto& conn = *it->second;
+  if (conn.read_wants_write) {
+    conn.read_wants_write = false;
+    on_readable(fd);
+    if (connections_.count(fd) == 0) return;
+  }
+  after_ack(conn, conn.acks.flush(conn.io));
 }
 
 void TcpListenSource::send_ack(Connection& conn, std::uint64_t next_seq) {
-  after_ack(conn, conn.acks.send(conn.fd.get(), next_seq));
+  after_ack(conn, conn.acks.send(conn.io, next_seq));
 }
 
 void TcpListenSource::after_ack(Connection& conn, const Status& sent) {
@@ -542,9 +707,7 @@ void TcpListenSource::close_connection(int fd, const Status& why) {
   if (it == connections_.end()) return;
   auto& conn = *it->second;
   if (conn.registered) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
-  if (const auto peer = per_peer_.find(conn.peer_ip); peer != per_peer_.end() && --peer->second == 0) {
-    per_peer_.erase(peer);
-  }
+  release_peer(conn.peer_ip);
   if (conn.reader.acks_enabled()) {
     const auto s = v2_streams_.find(conn.reader.stream());
     if (s != v2_streams_.end() && s->second == fd) v2_streams_.erase(s);
@@ -563,6 +726,7 @@ void TcpListenSource::close_connection(int fd, const Status& why) {
     spdlog::warn("{}: closed stream {} from {} after {} frames: {}", name(), conn.reader.stream(), conn.peer,
                  conn.reader.frames(), why.to_string());
   }
+  if (why.is_ok() || why.code() == Code::kClosed) conn.io.close_notify();
   sink_->close_stream(conn.reader.stream(), why);
   connections_.erase(it);
 }

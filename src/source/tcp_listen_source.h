@@ -1,6 +1,7 @@
 // TcpListenSource (tcp-listen): many producers connect to us; each connection is one stream.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -12,6 +13,8 @@
 #include <unordered_map>
 
 #include "net/socket.h"
+#include "net/tls_context.h"
+#include "net/tls_transport.h"
 #include "source/ack_writer.h"
 #include "source/frame_stream_reader.h"
 #include "source/producer_gate.h"
@@ -34,6 +37,10 @@ struct TcpListenOptions {
   /// --tokens: who may produce, on which stream ids and frame names. nullptr: no identities (a
   /// stream id is still held by one live connection at a time).
   std::shared_ptr<const ProducerIdentities> identities{};
+  /// TLS on every connection (--tls-cert, --tls-key, --tls-ca); nullptr: plain TCP.
+  std::shared_ptr<net::TlsServerContext> tls{};
+  /// A TLS handshake that takes longer than this (or than idle_timeout) is refused.
+  std::chrono::milliseconds tls_handshake_timeout{10000};
 };
 
 /// One thread runs an epoll loop over the listening socket and every connection, and nothing
@@ -57,12 +64,14 @@ class TcpListenSource final : public Source {
  private:
   /// Each connection is its reader's gate: the source checks its hello and frame names.
   struct Connection final : ProducerGate {
-    Connection(TcpListenSource& src, net::Fd f, std::string p, std::string ip, FrameSink& sink,
-               std::uint64_t stream, std::size_t max_frame)
+    Connection(TcpListenSource& src, net::Fd f, std::string p, std::string ip, net::Transport t,
+               FrameSink& sink, std::uint64_t stream, std::size_t max_frame)
         : source(src),
           fd(std::move(f)),
           peer(std::move(p)),
           peer_ip(std::move(ip)),
+          io(std::move(t)),
+          tls_subject(io.peer_subject()),
           reader(sink, stream, max_frame) {
       reader.set_gate(this);
     }
@@ -75,7 +84,12 @@ class TcpListenSource final : public Source {
     TcpListenSource& source;
     net::Fd fd;
     std::string peer;
-    std::string peer_ip;                         // for --max-connections-per-peer
+    std::string peer_ip;  // for --max-connections-per-peer
+    /// Every byte of the connection goes through it: plain, or TLS after a complete handshake.
+    net::Transport io;
+    /// The subject of the client certificate TLS verified (--tls-ca), or "".
+    std::string tls_subject;
+    bool read_wants_write = false;               // TLS: a read can go on once the socket is writable
     const ProducerIdentity* identity = nullptr;  // from the hello's token (--tokens)
     FrameStreamReader reader;
     AckWriter acks;
@@ -89,6 +103,15 @@ class TcpListenSource final : public Source {
     std::chrono::steady_clock::time_point last_byte = std::chrono::steady_clock::now();
   };
   using SteadyClock = std::chrono::steady_clock;
+  /// An accepted TLS connection until its handshake completes: no stream, no frame yet.
+  struct Handshake {
+    net::Fd fd;
+    std::string peer;
+    std::string ip;  // counted in per_peer_ from accept on
+    net::Transport io;
+    SteadyClock::time_point deadline;
+    bool registered = false;
+  };
 
   void run();
   void accept_all();
@@ -101,6 +124,15 @@ class TcpListenSource final : public Source {
   /// Counts a refusal and logs it (rate-limited).
   void refused(observe::RefuseReason reason, const std::string& peer, const std::string& why);
   void warn_if_open_to_all() const;
+  /// A connection ready for frames (plain at once, TLS after its handshake) becomes a stream.
+  void open_connection(net::Fd fd, std::string peer, std::string ip, net::Transport io);
+  /// Gives back one of a peer address's connections (--max-connections-per-peer).
+  void release_peer(const std::string& ip);
+  void continue_handshake(int fd);
+  void refuse_handshake(int fd, net::TlsRefusal reason, const std::string& why);
+  void close_late_handshakes();
+  /// TLS connections whose decrypted input waits in OpenSSL, where epoll cannot see it.
+  std::vector<int> buffered_readable() const;
   void on_readable(int fd);
   void on_writable(int fd);
   /// Acts on the reader's state after it parsed: pause, drain, close.
@@ -121,6 +153,7 @@ class TcpListenSource final : public Source {
   FrameSink* sink_ = nullptr;
   net::Fd listener_, epoll_, wake_;
   std::unordered_map<int, std::unique_ptr<Connection>> connections_;
+  std::unordered_map<int, Handshake> handshakes_;
   std::unordered_map<std::uint64_t, int> v2_streams_;      // producer stream id -> its newest connection
   std::deque<int> paused_for_memory_;                      // in the order they paused
   std::unordered_map<std::string, std::size_t> per_peer_;  // peer IP -> open connections

@@ -15,6 +15,7 @@ extern "C" {
 #include <libavutil/log.h>
 }
 
+#include "util/log_throttle.h"
 #include "video/url_redaction.h"
 
 namespace sluice::video {
@@ -24,12 +25,8 @@ namespace {
 // file: URLs): the one FFmpeg line operators must see, at most once a second.
 bool whitelist_refusal(const char* fmt) {
   if (fmt == nullptr || std::strstr(fmt, "not on whitelist") == nullptr) return false;
-  static std::atomic<std::int64_t> last_ns{0};
-  const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                               std::chrono::steady_clock::now().time_since_epoch())
-                               .count();
-  std::int64_t last = last_ns.load();
-  return (last == 0 || now - last >= 1'000'000'000) && last_ns.compare_exchange_strong(last, now);
+  static LogThrottle throttle;
+  return throttle.admit().has_value();
 }
 
 void log_callback(void* avcl, int level, const char* fmt, va_list args) {

@@ -305,5 +305,25 @@ TEST(IdentityEndToEnd, OutOfFileDescriptorsTheListenerBacksOffAndServesAgainAfte
   EXPECT_EQ(by_name(serve.lines()).count("after"), 1u);
 }
 
+// A listener that strangers can reach says so at start; a loopback one does not.
+TEST(IdentityEndToEnd, AListenerOnEveryInterfaceWithoutTlsOrTokensWarnsLoudly) {
+  const auto port = free_port();
+  ServeProcess open_to_all({.tag = "identity-open",
+                            .args = {"--listen", fmt::format("0.0.0.0:{}", port)},
+                            .listen = false,
+                            .port = port});
+  ASSERT_TRUE(open_to_all.ready()) << open_to_all.log();
+  EXPECT_NE(open_to_all.log().find("listening on every interface without TLS and without producer tokens"),
+            std::string::npos)
+      << open_to_all.log();
+  EXPECT_NE(open_to_all.log().find("--tls-cert/--tls-key"), std::string::npos) << open_to_all.log();
+  ASSERT_EQ(open_to_all.stop(), 0) << open_to_all.log();
+
+  ServeProcess loopback({.tag = "identity-loopback"});
+  ASSERT_TRUE(loopback.ready()) << loopback.log();
+  EXPECT_EQ(loopback.log().find("without TLS"), std::string::npos) << loopback.log();
+  ASSERT_EQ(loopback.stop(), 0) << loopback.log();
+}
+
 }  // namespace
 }  // namespace sluice::test
