@@ -346,10 +346,19 @@ std::optional<Refusal> TcpListenSource::check_hello(Connection& conn, const wire
   using observe::RefuseReason;
   const ProducerIdentity* identity = nullptr;
   if (const auto& ids = options_.identities) {
-    if (!hello.token.empty()) {
-      identity = ids->by_token(hello.token);
+    // A client certificate TLS verified names an identity as a token does (its `subject`).
+    const ProducerIdentity* certified =
+        conn.tls_subject.empty() ? nullptr : ids->by_subject(conn.tls_subject);
+    if (!hello.token.empty() || certified != nullptr) {
+      identity = hello.token.empty() ? certified : ids->by_token(hello.token);
       if (identity == nullptr)
         return Refusal{RefuseReason::kToken, "the hello's token is not in the tokens file (rule: --tokens)"};
+      if (certified != nullptr && certified != identity) {
+        return Refusal{RefuseReason::kToken,
+                       fmt::format("the hello's token is identity '{}' but the client certificate is '{}' "
+                                   "(rule: --tokens, one identity per connection)",
+                                   identity->name, certified->name)};
+      }
       if (!identity->owns_stream(hello.stream)) {
         return Refusal{RefuseReason::kStreamId,
                        fmt::format("identity '{}' may not use stream id {} (rule: --tokens, its streams)",
@@ -390,13 +399,16 @@ std::optional<Refusal> TcpListenSource::check_hello(Connection& conn, const wire
   return std::nullopt;
 }
 
-std::optional<Refusal> TcpListenSource::check_plain() const {
+std::optional<Refusal> TcpListenSource::check_plain(Connection& conn) {
   const auto& ids = options_.identities;
-  if (ids == nullptr || ids->allow_anonymous()) return std::nullopt;
+  if (ids == nullptr) return std::nullopt;
+  // A plain producer has no hello; a client certificate can still name its identity.
+  if (!conn.tls_subject.empty()) conn.identity = ids->by_subject(conn.tls_subject);
+  if (conn.identity != nullptr || ids->allow_anonymous()) return std::nullopt;
   return Refusal{
       observe::RefuseReason::kNoCredential,
       "a producer without a hello has no identity (rule: --tokens; `anonymous: true` in the tokens file "
-      "lets plain producers in)"};
+      "lets plain producers in, and a client certificate whose subject is an identity's names it)"};
 }
 
 std::optional<Refusal> TcpListenSource::check_name(const Connection& conn, std::string_view name) const {

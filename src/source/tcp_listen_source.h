@@ -78,7 +78,7 @@ class TcpListenSource final : public Source {
     std::optional<Refusal> on_hello(const wire::Hello& hello) override {
       return source.check_hello(*this, hello);
     }
-    std::optional<Refusal> on_plain() override { return source.check_plain(); }
+    std::optional<Refusal> on_plain() override { return source.check_plain(*this); }
     std::optional<Refusal> on_frame(std::string_view name) override { return source.check_name(*this, name); }
 
     TcpListenSource& source;
@@ -119,7 +119,7 @@ class TcpListenSource final : public Source {
   void pause_accepting(int error);
   void resume_accepting();
   std::optional<Refusal> check_hello(Connection& conn, const wire::Hello& hello);
-  std::optional<Refusal> check_plain() const;
+  std::optional<Refusal> check_plain(Connection& conn);
   std::optional<Refusal> check_name(const Connection& conn, std::string_view name) const;
   /// Counts a refusal and logs it (rate-limited).
   void refused(observe::RefuseReason reason, const std::string& peer, const std::string& why);

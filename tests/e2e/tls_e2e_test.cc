@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include <fmt/format.h>
@@ -165,6 +166,48 @@ TEST(TlsEndToEnd, SighupServesTheNewCertificateAndKeepsTheOpenConnection) {
   EXPECT_EQ(serve.wait_for_lines(90), 90u) << serve.log();
   ASSERT_EQ(serve.stop(), 0) << serve.log();
   EXPECT_EQ(serve.lines().size(), 90u);
+  std::filesystem::remove_all(dir);
+}
+
+// A client certificate names its producer's identity as a token does (`subject` in --tokens): a
+// seed producer behind TLS needs no hello. A certificate from the same CA whose subject no identity
+// has gets nothing, and a certified producer is held to its identity's frame names.
+TEST(TlsEndToEnd, AClientCertificateSubjectIsAProducerIdentity) {
+  SLUICE_REQUIRE_SETUP(fashion_bundle(), fashion_images(), kOpenssl);
+  const auto dir = make_temp_dir("tls-subject");
+  const Pki pki(dir);
+  const auto unknown = make_leaf(dir, "unknown", "producer-2", pki.ca);
+  const auto good = dir + "/good", bad = dir + "/bad";
+  std::filesystem::create_directories(good);
+  std::filesystem::create_directories(bad);
+  write_fashion_pngs(good, 0, 20);
+  write_fashion_pngs(bad, 100, 5);
+  const auto tokens = dir + "/tokens.yaml";
+  std::ofstream(tokens)
+      << "identities:\n  camera:\n    subject: CN=producer-1\n    streams: [4294967296-4294967999]\n"
+         "    names: [\"000\"]\n";
+  ServeProcess serve({.dir = dir, .args = with(pki.serve_flags(), {"--tokens", tokens}), .http = true});
+  ASSERT_TRUE(serve.ready()) << serve.log();
+
+  auto certified = spawn_sender(dir, "certified", serve.port(), with(pki.producer_flags(), {good}));
+  ASSERT_EQ(certified.wait(120s), 0) << read_file(dir + "/certified.err");
+  auto stranger =
+      spawn_sender(dir, "stranger", serve.port(),
+                   {"--tls-ca", pki.ca.cert, "--tls-cert", unknown.cert, "--tls-key", unknown.key, bad});
+  EXPECT_TRUE(stranger.wait(60s).has_value());
+  auto wrong_names = spawn_sender(dir, "wrong-names", serve.port(), with(pki.producer_flags(), {bad}));
+  EXPECT_TRUE(wrong_names.wait(60s).has_value());
+
+  const auto m = serve.wait_for_metrics([](const MetricSamples& s) {
+    return refused(s, "no_credential") >= 1 && refused(s, "name_prefix") >= 1;
+  });
+  EXPECT_GE(refused(m, "no_credential"), 1) << serve.log();  // a certificate no identity has
+  EXPECT_GE(refused(m, "name_prefix"), 1) << serve.log();    // the certified producer, other names
+  EXPECT_EQ(serve.wait_for_lines(20), 20u) << serve.log();
+  ASSERT_EQ(serve.stop(), 0) << serve.log();
+  const auto lines = serve.lines();
+  EXPECT_EQ(lines.size(), 20u);
+  for (const auto& line : lines) EXPECT_LT(line.value("name", ""), "00100.png") << line.dump();
   std::filesystem::remove_all(dir);
 }
 
