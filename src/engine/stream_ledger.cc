@@ -20,9 +20,12 @@ void StreamLedger::entered(std::span<const Frame> frames) {
 void StreamLedger::closed(std::uint64_t stream) {
   if (!tracked_id(stream)) return;
   MutexLock lock(mu_);
-  auto [it, inserted] = streams_.try_emplace(stream);
+  const auto it = streams_.find(stream);
+  if (it == streams_.end()) {
+    finished_.push_back(stream);  // nothing in flight: finished now
+    return;
+  }
   it->second.closed = true;
-  finish_if_drained(it);
 }
 
 void StreamLedger::done(std::span<const Frame> frames) {
@@ -36,8 +39,10 @@ void StreamLedger::done(std::span<const Frame> frames) {
 }
 
 void StreamLedger::finish_if_drained(std::unordered_map<std::uint64_t, Entry>::iterator it) {
-  if (!it->second.closed || it->second.in_flight > 0) return;
-  finished_.push_back(it->first);
+  if (it->second.in_flight > 0) return;
+  // An entry lives only while frames are in flight: an idle open stream, or one replayed from the
+  // log that this run never closes, costs nothing.
+  if (it->second.closed) finished_.push_back(it->first);
   streams_.erase(it);
 }
 

@@ -27,7 +27,7 @@ class StreamLedger {
   /// The streams finished since the last call (the committer takes them after each commit, so a
   /// stream closed after its last line is released at the next commit).
   std::vector<std::uint64_t> take_finished();
-  /// Streams tracked now (open, or closed with frames in flight).
+  /// Streams with frames in flight now.
   std::size_t tracked() const;
 
  private:
@@ -36,7 +36,7 @@ class StreamLedger {
     bool closed = false;
   };
   static bool tracked_id(std::uint64_t stream);
-  /// Moves `stream` to the finished list when it is closed and drained.
+  /// Drops a drained entry; a closed one goes to the finished list.
   void finish_if_drained(std::unordered_map<std::uint64_t, Entry>::iterator it) REQUIRES(mu_);
 
   mutable Mutex mu_;
