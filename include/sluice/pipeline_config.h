@@ -39,6 +39,11 @@ struct PidSettings {
   double min_rate = 100.0;  // records per second
 };
 
+/// Producer connections a tcp-listen source takes from one IP address: a quarter of the default
+/// --max-connections, so one host cannot take every connection, and a burst of short connections
+/// from one host (each closed before the server has read it) still fits.
+inline constexpr std::size_t kDefaultMaxConnectionsPerPeer = 256;
+
 struct PipelineConfig {
   // --- The model
   std::string model;        // a bundle directory, or a bare .onnx file (required)
@@ -92,9 +97,9 @@ struct PipelineConfig {
   // --- Built-in sources
   /// Pipeline::submit() hands frames in (a source named "submit", one stream).
   bool submit = true;
-  std::uint64_t max_frame_bytes = 64ull << 20;  // a longer frame is a framing error
-  std::size_t max_connections = 1024;           // per tcp-listen source
-  std::size_t max_connections_per_peer = 64;    // per tcp-listen source and peer IP address
+  std::uint64_t max_frame_bytes = 64ull << 20;                           // a longer frame is a framing error
+  std::size_t max_connections = 1024;                                    // per tcp-listen source
+  std::size_t max_connections_per_peer = kDefaultMaxConnectionsPerPeer;  // per tcp-listen source and peer IP
   /// Producer identities (tokens, their stream ids and frame-name prefixes) for tcp-listen
   /// sources: a YAML file (see README, "Producer identity"); empty: none.
   std::string tokens_file;

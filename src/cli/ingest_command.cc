@@ -11,6 +11,7 @@
 #include "redis/backlog_monitor.h"
 #include "redis/frame_writer.h"
 #include "redis/redis_ingest_sink.h"
+#include "sluice/pipeline_config.h"
 #include "source/producer_identities.h"
 #include "source/source_factory.h"
 #include "source/tcp_connect_source.h"
@@ -27,7 +28,7 @@ struct IngestOptions {
   RedisCliOptions redis;
   std::string max_frame_bytes = "64MiB";
   std::size_t max_connections = 1024;
-  std::size_t max_connections_per_peer = 64;
+  std::size_t max_connections_per_peer = kDefaultMaxConnectionsPerPeer;
   std::string tokens;  // --tokens FILE
   std::string idle_timeout = "60s";
   std::string memory_budget = "256MiB";

@@ -39,7 +39,7 @@ struct ServeOptions {
   std::string output = "-";
   std::string max_frame_bytes = "64MiB";
   std::size_t max_connections = 1024;
-  std::size_t max_connections_per_peer = 64;
+  std::size_t max_connections_per_peer = kDefaultMaxConnectionsPerPeer;
   std::string tokens;  // --tokens FILE
   std::string idle_timeout = "60s";
   std::string stop_timeout = "30s";

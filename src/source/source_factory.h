@@ -8,6 +8,7 @@
 
 #include "net/tls_context.h"
 #include "sluice/file_system.h"
+#include "sluice/pipeline_config.h"
 #include "source/producer_identities.h"
 #include "source/source.h"
 #include "source/source_spec.h"
@@ -31,7 +32,7 @@ struct SourceDefaults {
   /// large pictures straight to a smaller size when it is small. Empty: always the full size.
   std::function<std::pair<int, int>(int, int)> video_resize_target{};
   /// tcp-listen: --max-connections-per-peer, and --tokens (nullptr: none).
-  std::size_t max_connections_per_peer = 64;
+  std::size_t max_connections_per_peer = kDefaultMaxConnectionsPerPeer;
   std::shared_ptr<const ProducerIdentities> identities{};
   /// --tls-cert, --tls-key, --tls-ca: TLS on tcp-listen sources (all empty: plain TCP).
   net::TlsServerFiles tls{};

@@ -15,6 +15,7 @@
 #include "net/socket.h"
 #include "net/tls_context.h"
 #include "net/tls_transport.h"
+#include "sluice/pipeline_config.h"
 #include "source/ack_writer.h"
 #include "source/frame_stream_reader.h"
 #include "source/producer_gate.h"
@@ -33,7 +34,7 @@ struct TcpListenOptions {
   /// it, is closed. Counting whole frames, not bytes, also closes slow-loris connections.
   std::chrono::milliseconds idle_timeout{60000};
   /// Most concurrent connections from one peer IP address.
-  std::size_t max_connections_per_peer = 64;
+  std::size_t max_connections_per_peer = kDefaultMaxConnectionsPerPeer;
   /// --tokens: who may produce, on which stream ids and frame names. nullptr: no identities (a
   /// stream id is still held by one live connection at a time).
   std::shared_ptr<const ProducerIdentities> identities{};

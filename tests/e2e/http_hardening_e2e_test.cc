@@ -100,6 +100,16 @@ TEST(HttpHardening, AHugePostIsRefusedUnreadAndResidentMemoryStaysBounded) {
     if (n <= 0) break;
     head.append(buf, static_cast<std::size_t>(n));
   }
+  // The body (which names the rule) may come in a segment of its own.
+  const auto length_at = head.find("Content-Length: ");
+  const std::size_t body_length =
+      length_at == std::string::npos ? 0 : std::stoul(head.substr(length_at + 16, 12));
+  while (head.find("\r\n\r\n") != std::string::npos &&
+         head.size() < head.find("\r\n\r\n") + 4 + body_length) {
+    const ssize_t n = ::recv(fd->get(), buf, sizeof buf, 0);
+    if (n <= 0) break;
+    head.append(buf, static_cast<std::size_t>(n));
+  }
   EXPECT_EQ(status_of(head), 413) << head;
   EXPECT_NE(head.find("rule:"), std::string::npos) << head;
   // Sending the body anyway: the connection is closed long before 512 MiB get through.
@@ -129,7 +139,9 @@ TEST(HttpHardening, AHugePostIsRefusedUnreadAndResidentMemoryStaysBounded) {
   const auto after = resident_kib(serve.pid());
   EXPECT_LT(after, before + 64 * 1024) << "resident KiB before " << before << ", after " << after;
   EXPECT_EQ(serve.get("/metrics").status, 200);
-  EXPECT_GE(rejected(serve, "body"), 2);
+  // The second refusal may be counted a moment after its connection is closed (a loaded machine).
+  EXPECT_TRUE(eventually([&] { return rejected(serve, "body") >= 2; }, 10s, 50ms))
+      << "body rejections: " << rejected(serve, "body");
   // A small body on a GET is refused too, and other methods are not served.
   EXPECT_EQ(
       request(serve.http_port(), "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3\r\n\r\nabc")
