@@ -265,7 +265,9 @@ TEST(IdentityEndToEnd, AtTheConnectionLimitPerPeerOthersAreRefusedAndTheRestServ
 TEST(IdentityEndToEnd, OutOfFileDescriptorsTheListenerBacksOffAndServesAgainAfterwards) {
   // Under ASan the server did not get back to zero open streams within 60 s once the flood closed
   // (one CI run; not yet understood): the release build runs this test, the ASan stage skips it loudly.
-  SLUICE_SKIP_UNDER_ASAN();
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "*** SKIPPED under ASan: see the comment above; the release build runs this test ***";
+#endif
   SLUICE_REQUIRE_SETUP(fashion_bundle());
   ServeProcess serve({.tag = "identity-fd", .args = {"--max-connections-per-peer", "1000"}, .http = true});
   ASSERT_TRUE(serve.ready()) << serve.log();
